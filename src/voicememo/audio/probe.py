@@ -1,0 +1,163 @@
+"""Check and measure one audio file exactly: sniff, open with the forced demuxer, decode every packet.
+
+Container headers lie (MP3 without Xing, ADTS, AMR are bitrate estimates; a truncated
+file still states its full length), so the duration is the number of decoded samples.
+A header length is consulted only where it is sample-exact, to catch truncation.
+Runs in a worker process: pure, synchronous, no I/O besides reading the file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+
+from voicememo.audio.formats import FORMATS, AudioFormat
+from voicememo.audio.sniff import Sniffed, sniff_path
+from voicememo.errors import UnsupportedAudio
+
+#: a decode shorter than this share of a sample-exact header length is a truncated file
+MIN_DECODED_SHARE = 0.9
+#: codecs without a fixed frame size (PCM) still get this much slack when matching the header
+_FRAME_SLACK = 2048
+_AMR_DECODERS = {"nb": ("libopencore_amrnb", 8000), "wb": ("libopencore_amrwb", 16000)}
+
+
+@dataclass(frozen=True, slots=True)
+class AudioInfo:
+    format: AudioFormat
+    mime_type: str
+    codec: str
+    sample_rate: int
+    channels: int
+    samples: int
+    duration_ms: int
+    #: what the container claims, where it claims anything (milliseconds)
+    header_duration_ms: int | None
+    description: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def samples_to_ms(samples: int, rate: int) -> int:
+    """Round half up, in integers: no float drift on long files."""
+    return (samples * 1000 + rate // 2) // rate
+
+
+def probe_file(path: str | Path, time_limit: float = 120.0) -> AudioInfo:
+    """Measure ``path`` or raise :class:`UnsupportedAudio` saying what is wrong with it."""
+    sniffed = sniff_path(path)
+    if sniffed.format is None:
+        raise UnsupportedAudio(
+            f"The file is not a supported audio file: it looks like {sniffed.description}. "
+            "Send MP3, M4A, AAC, CAF, WAV, AIFF or AMR audio."
+        )
+    info = FORMATS[sniffed.format]
+    try:
+        container = av.open(str(path), format=info.demuxer, metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        raise UnsupportedAudio(
+            f"The {info.label} file could not be opened ({_reason(exc)}); it is probably truncated or corrupt."
+        ) from exc
+    try:
+        return _measure(container, sniffed, time_limit)
+    finally:
+        container.close()
+
+
+def _measure(container: Any, sniffed: Sniffed, time_limit: float) -> AudioInfo:
+    assert sniffed.format is not None
+    info = FORMATS[sniffed.format]
+    label = "MP4" if sniffed.format is AudioFormat.M4A else info.label
+    if not container.streams.audio:
+        raise UnsupportedAudio(f"{label} with no audio track: there is nothing to send as a voice memo.")
+    if sniffed.format is AudioFormat.M4A and any(_is_real_video(s) for s in container.streams.video):
+        raise UnsupportedAudio("MP4 video with a picture track: send an audio-only file (M4A) instead.")
+    stream = container.streams.audio[0]
+    decoder, rate = _decoder_for(stream, sniffed)
+    channels = stream.codec_context.channels
+    if not rate or not channels:
+        raise UnsupportedAudio(
+            f"The {info.label} file declares {rate} Hz and {channels} channel(s); it cannot be played."
+        )
+    decoded = _decode_all(container, stream, decoder, rate, info.label, time_limit)
+    if decoded == 0:
+        raise UnsupportedAudio(f"The {info.label} file contains no decodable audio.")
+    header = _header_samples(container, stream, rate)
+    header_ms = samples_to_ms(header, rate) if header else None
+    samples = decoded
+    if (info.exact_header or sniffed.variant == "xing") and header:
+        if decoded < MIN_DECODED_SHARE * header:
+            raise UnsupportedAudio(
+                f"{info.label} truncated: header says {header_ms} ms, {samples_to_ms(decoded, rate)} ms decodable."
+            )
+        # A sample-exact header that agrees with the decode to within one codec frame states the
+        # length without the encoder's end padding (MP4 edit lists, LAME's gapless info).
+        if abs(decoded - header) <= max(decoder.frame_size or 0, _FRAME_SLACK):
+            samples = header
+    return AudioInfo(
+        format=sniffed.format,
+        mime_type=info.mime_type,
+        codec=decoder.name,
+        sample_rate=rate,
+        channels=channels,
+        samples=samples,
+        duration_ms=samples_to_ms(samples, rate),
+        header_duration_ms=header_ms,
+        description=sniffed.description,
+    )
+
+
+def _decoder_for(stream: Any, sniffed: Sniffed) -> tuple[Any, int]:
+    """The stream's own decoder, except AMR: FFmpeg's native AMR decoders reject DTX frames."""
+    if sniffed.format is AudioFormat.AMR:
+        name, rate = _AMR_DECODERS[sniffed.variant]
+        ctx = av.CodecContext.create(name, "r")
+        ctx.sample_rate = rate
+        ctx.layout = "mono"
+        return ctx, rate
+    ctx = stream.codec_context
+    return ctx, int(ctx.sample_rate or 0)
+
+
+def _decode_all(container: Any, stream: Any, decoder: Any, rate: int, label: str, time_limit: float) -> int:
+    deadline = time.monotonic() + time_limit
+    samples = 0
+    try:
+        for packet in container.demux(stream):
+            for frame in decoder.decode(packet if packet.size or packet.dts is not None else None):
+                samples += frame.samples
+            if time.monotonic() > deadline:
+                raise UnsupportedAudio(
+                    f"The {label} file took longer than {time_limit:.0f} s to decode; it is too long or broken."
+                )
+    except av.error.FFmpegError as exc:
+        at = samples_to_ms(samples, rate)
+        raise UnsupportedAudio(f"The {label} file is corrupt: decoding failed at {at} ms ({_reason(exc)}).") from exc
+    return samples
+
+
+def _header_samples(container: Any, stream: Any, rate: int) -> int | None:
+    """The length the container states, in samples at the decoder's rate, if it states one."""
+    if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
+        return round(stream.duration * stream.time_base * rate)
+    if container.duration is not None and container.duration > 0:
+        return round(container.duration * rate / 1_000_000)
+    return None
+
+
+def _is_real_video(stream: Any) -> bool:
+    """Cover art in an M4A shows up as a one-picture video stream; that is still an audio file."""
+    disposition = getattr(stream, "disposition", None)
+    attached = getattr(av.stream.Disposition, "attached_pic", None) if hasattr(av, "stream") else None
+    return not (disposition is not None and attached is not None and disposition & attached)
+
+
+def _reason(exc: av.error.FFmpegError) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return str(text).rstrip(".")

@@ -1,0 +1,168 @@
+"""One exception tree for the whole service; the API renders it in one place.
+
+Each class carries the HTTP status and the Linq contract code (see api.md §1)::
+
+    VoicememoError
+    ├── BadRequest (400)
+    │   ├── MissingField (1001)        ├── InvalidPhoneNumber (1002)
+    │   ├── InvalidJson (1003)         ├── InvalidParameter (1005)
+    │   ├── FetchFailed (5002)         ├── UnsupportedAudio (5004)
+    │   └── ContentTypeMismatch (5006)
+    ├── Unauthorized (401, 2004)
+    ├── Forbidden (403, 2005)          └── LineNotOwned (403, 2006)
+    ├── NotFound (404)
+    │   ├── ChatNotFound (2001)        ├── MessageNotFound (2002)
+    │   ├── AttachmentNotFound (2003)  ├── AttachmentNotReady (2007)
+    │   └── WebhookSubscriptionNotFound (2002-style, our own resource)
+    ├── Conflict (409, permanent: x-should-retry false)
+    ├── IdempotencyMismatch (422)
+    ├── PayloadTooLarge (413, 5001)
+    ├── RateLimited (429, 1007)
+    └── InternalError (500, 3006)
+
+Foreign errors (FFmpeg, httpx, SQLAlchemy) are mapped where they happen with
+``raise Mine(...) from exc``; nothing else reaches the client.
+"""
+
+from __future__ import annotations
+
+
+class VoicememoError(Exception):
+    """Base: an error a client may see, with its status, contract code and plain message."""
+
+    status: int = 500
+    code: int = 3006
+    #: whether the SDKs should retry (rendered as ``x-should-retry``); None leaves it to them
+    should_retry: bool | None = None
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(VoicememoError):
+    status = 400
+    code = 1005
+
+
+class MissingField(BadRequest):
+    code = 1001
+
+
+class InvalidPhoneNumber(BadRequest):
+    code = 1002
+
+
+class InvalidJson(BadRequest):
+    code = 1003
+
+
+class InvalidParameter(BadRequest):
+    code = 1005
+
+
+class FetchFailed(BadRequest):
+    """The voice memo URL could not be downloaded; the message says why."""
+
+    code = 5002
+
+
+class UnsupportedAudio(BadRequest):
+    """The bytes are not audio we accept; the message says what they look like."""
+
+    code = 5004
+
+
+class ContentTypeMismatch(BadRequest):
+    code = 5006
+
+
+class Unauthorized(VoicememoError):
+    status = 401
+    code = 2004
+
+
+class Forbidden(VoicememoError):
+    status = 403
+    code = 2005
+
+
+class LineNotOwned(Forbidden):
+    code = 2006
+
+
+class NotFound(VoicememoError):
+    status = 404
+    code = 2002
+
+
+class ChatNotFound(NotFound):
+    code = 2001
+
+    def __init__(self, message: str = "Chat not found.") -> None:
+        super().__init__(message)
+
+
+class MessageNotFound(NotFound):
+    code = 2002
+
+    def __init__(self, message: str = "Message not found.") -> None:
+        super().__init__(message)
+
+
+class AttachmentNotFound(NotFound):
+    code = 2003
+
+    def __init__(self, message: str = "Attachment not found.") -> None:
+        super().__init__(message)
+
+
+class AttachmentNotReady(NotFound):
+    code = 2007
+
+
+class WebhookSubscriptionNotFound(NotFound):
+    code = 2002
+
+    def __init__(self, message: str = "Webhook subscription not found.") -> None:
+        super().__init__(message)
+
+
+class Conflict(VoicememoError):
+    """A permanent conflict: retrying the same request cannot succeed."""
+
+    status = 409
+    code = 1005
+    should_retry = False
+
+
+class RequestInProgress(VoicememoError):
+    """Same idempotency key while the first request still runs: retry shortly."""
+
+    status = 409
+    code = 1005
+    should_retry = True
+
+
+class IdempotencyMismatch(VoicememoError):
+    status = 422
+    code = 1005
+
+
+class PayloadTooLarge(VoicememoError):
+    status = 413
+    code = 5001
+
+
+class RateLimited(VoicememoError):
+    status = 429
+    code = 1007
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InternalError(VoicememoError):
+    status = 500
+    code = 3006

@@ -1,0 +1,87 @@
+"""Settings: argument → ``VOICEMEMO_*`` environment variable → default.
+
+Nothing is read at import time: callers build ``Settings()`` when they start, so
+tests and the CLI can run several differently-configured instances in one process.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VOICEMEMO_", extra="ignore", secrets_dir=None)
+
+    data_dir: Path = Path(".voicememo")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    database_url: str = ""
+    public_base_url: str = ""
+    #: key for signed upload URLs; when unset, a random one is kept in DATA_DIR/secret_key
+    secret_key: SecretStr | None = None
+
+    fetch_allow_private_networks: bool = False
+    fetch_ca_bundle: Path | None = None
+    fetch_max_bytes: int = Field(default=10 * MB, ge=1)
+    fetch_connect_timeout: float = Field(default=5.0, gt=0)
+    fetch_total_timeout: float = Field(default=15.0, gt=0)
+    fetch_max_redirects: int = Field(default=3, ge=0, le=10)
+
+    upload_max_bytes: int = Field(default=100 * MB, ge=1)
+    upload_url_ttl_seconds: int = Field(default=15 * 60, ge=10)
+    #: audio checks run in a process pool of this many workers
+    audio_workers: int = Field(default=2, ge=1, le=64)
+    #: decoding one file may take at most this long
+    audio_probe_timeout: float = Field(default=120.0, gt=0)
+
+    log_format: Literal["console", "json"] = "console"
+
+    @model_validator(mode="after")
+    def _defaults_from_others(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'voicememo.db').resolve()}"
+        if not self.public_base_url:
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+            self.public_base_url = f"http://{host}:{self.port}"
+        self.public_base_url = self.public_base_url.rstrip("/")
+        return self
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.blob_dir, self.tmp_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def signing_key(self) -> bytes:
+        """The upload-URL signing key: configured, or generated once and kept 0600 in the data dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        self.ensure_dirs()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            try:
+                tmp.link(path)  # atomic: two processes starting together agree on one key
+            except FileExistsError:
+                pass
+            tmp.unlink(missing_ok=True)
+        return path.read_text().strip().encode()
