@@ -6,6 +6,8 @@ tests and the CLI can run several differently-configured instances in one proces
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -76,12 +78,10 @@ class Settings(BaseSettings):
         self.ensure_dirs()
         path = self.data_dir / "secret_key"
         if not path.exists():
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_name(f".secret_key.{os.getpid()}")
             tmp.write_text(secrets.token_urlsafe(48))
             tmp.chmod(0o600)
-            try:
-                tmp.link(path)  # atomic: two processes starting together agree on one key
-            except FileExistsError:
-                pass
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)  # atomic: two processes starting together agree on one key
             tmp.unlink(missing_ok=True)
         return path.read_text().strip().encode()

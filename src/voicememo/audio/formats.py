@@ -39,9 +39,7 @@ FORMATS: dict[AudioFormat, FormatInfo] = {
 }
 
 #: declared content type → format, for pre-uploads (api.md §4)
-FORMAT_BY_MIME: dict[str, AudioFormat] = {
-    alias: fmt for fmt, info in FORMATS.items() for alias in info.mime_aliases
-}
+FORMAT_BY_MIME: dict[str, AudioFormat] = {alias: fmt for fmt, info in FORMATS.items() for alias in info.mime_aliases}
 
 ACCEPTED_NAMES = "MP3, M4A, AAC, CAF, WAV, AIFF or AMR"
 

@@ -1,0 +1,57 @@
+"""The ASGI app factory: one app per container, nothing built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from voicememo import __version__
+from voicememo.api import errors
+from voicememo.api.idempotency import IdempotencyMiddleware
+from voicememo.api.routes import attachments, chats, messages, public, webhooks
+from voicememo.api.schemas import ErrorResponse
+from voicememo.api.trace import TraceMiddleware
+from voicememo.container import Container
+from voicememo.settings import Settings
+
+
+def v3_router() -> APIRouter:
+    router = APIRouter()
+    for module in (chats, messages, attachments, webhooks):
+        router.include_router(module.router)
+    return router
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    owned = container is None
+    the_container = container or Container(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            await the_container.aclose()
+
+    app = FastAPI(
+        title="voicememo",
+        version=__version__,
+        description="Send audio as native iMessage voice-memo bubbles; Linq Partner API v3 compatible.",
+        lifespan=lifespan,
+        responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 429)},
+    )
+    app.state.container = the_container
+    # The SDKs' default base URL ends in /api/partner; serve both spellings, document one.
+    app.include_router(v3_router(), prefix="/v3")
+    app.include_router(v3_router(), prefix="/api/partner/v3", include_in_schema=False)
+    app.include_router(public.router)
+    errors.install(app, the_container.settings.public_base_url)
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(TraceMiddleware)  # added last = outermost: every response carries the trace id
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for ``uvicorn --factory voicememo.api.app:app_factory``."""
+    return create_app(Settings())

@@ -1,0 +1,39 @@
+"""/v3/attachments: pre-upload slots, read, delete."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from voicememo.api import schemas as s
+from voicememo.api.deps import ContainerDep, CurrentPartner, PresenterDep
+
+router = APIRouter(tags=["attachments"])
+
+
+@router.post("/attachments", response_model=s.AttachmentCreateResponse, operation_id="attachments_create")
+async def create_attachment(
+    body: s.AttachmentCreateParams, partner: CurrentPartner, c: ContainerDep, p: PresenterDep
+) -> s.AttachmentCreateResponse:
+    slot = await c.attachments.create_upload(partner.id, body.filename, body.content_type, body.size_bytes)
+    return s.AttachmentCreateResponse(
+        attachment_id=slot.attachment.id,
+        upload_url=slot.upload_url,
+        download_url=p.urls.media(slot.attachment),
+        expires_at=slot.expires_at,
+        required_headers=slot.required_headers,
+    )
+
+
+@router.get("/attachments/{attachment_id}", response_model=s.AttachmentOut, operation_id="attachments_retrieve")
+async def get_attachment(
+    attachment_id: str, partner: CurrentPartner, c: ContainerDep, p: PresenterDep
+) -> s.AttachmentOut:
+    return p.attachment(await c.attachments.get(partner.id, attachment_id))
+
+
+@router.delete(
+    "/attachments/{attachment_id}", status_code=204, response_class=Response, operation_id="attachments_delete"
+)
+async def delete_attachment(attachment_id: str, partner: CurrentPartner, c: ContainerDep) -> Response:
+    await c.attachments.delete(partner.id, attachment_id)
+    return Response(status_code=204)

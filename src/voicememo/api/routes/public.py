@@ -1,0 +1,93 @@
+"""Routes outside /v3: signed uploads, media downloads, health, error docs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+
+from voicememo.api.deps import ContainerDep
+from voicememo.errors import AttachmentNotFound, NotFound
+
+router = APIRouter()
+
+ERROR_DOCS = {
+    1001: "A required field is missing.",
+    1002: "A phone number is not in E.164 format (+ country code and digits).",
+    1003: "The body is not valid JSON, or a field has the wrong type.",
+    1005: "A parameter is invalid; the message says which and why.",
+    1007: "Rate limit reached; retry after retry_after seconds.",
+    2001: "Chat not found (or not yours).",
+    2002: "Message not found (or not yours).",
+    2003: "Attachment not found (or not yours).",
+    2004: "Missing or invalid API key.",
+    2005: "Access denied (for uploads: a wrong or expired upload URL).",
+    2006: "'from' is not a line of this API key.",
+    2007: "The attachment's upload has not finished.",
+    3006: "Internal error; quote the trace_id when reporting it.",
+    4001: "Delivery failed.",
+    5001: "The file is too large.",
+    5002: "The voice memo URL could not be downloaded; the message says why.",
+    5004: "Not a supported audio file; the message says what the bytes look like.",
+    5006: "The declared content type does not match the bytes.",
+}
+
+
+@router.put("/uploads/{attachment_id}", tags=["uploads"], operation_id="uploads_put")
+async def upload(attachment_id: str, token: Annotated[str, Query()], request: Request, c: ContainerDep) -> JSONResponse:
+    attachment = await c.attachments.receive_upload(
+        attachment_id,
+        token,
+        request.headers.get("content-type"),
+        request.headers.get("content-length"),
+        request.stream(),
+    )
+    return JSONResponse(
+        {
+            "attachment_id": attachment.id,
+            "status": attachment.status.value,
+            "size_bytes": attachment.size_bytes,
+            "duration_ms": attachment.duration_ms,
+        }
+    )
+
+
+@router.api_route(
+    "/media/{attachment_id}/{filename}",
+    methods=["GET", "HEAD"],
+    tags=["media"],
+    operation_id="media_download",
+    response_class=FileResponse,
+)
+async def download(attachment_id: str, filename: str, request: Request, c: ContainerDep) -> Response:
+    attachment = await c.attachments.public(attachment_id)
+    assert attachment.blob_key is not None
+    etag = f'"{attachment.sha256}"'
+    mime = attachment.mime_type or attachment.content_type
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
+    path = c.ctx.blobs.local_path(attachment.blob_key)
+    if path is None:
+        try:
+            data = await c.ctx.blobs.read(attachment.blob_key)
+        except FileNotFoundError as exc:
+            raise AttachmentNotFound() from exc
+        return Response(data, media_type=mime, headers=headers)
+    return FileResponse(
+        path, media_type=mime, headers=headers, filename=attachment.filename, content_disposition_type="inline"
+    )
+
+
+@router.get("/healthz", tags=["health"], operation_id="health")
+async def health(c: ContainerDep) -> dict[str, str]:
+    await c.ctx.db.ping()
+    return {"status": "ok"}
+
+
+@router.get("/errors/{code}", tags=["health"], operation_id="error_doc")
+async def error_doc(code: int) -> dict[str, object]:
+    if code not in ERROR_DOCS:
+        raise NotFound("No such error code.")
+    return {"code": code, "meaning": ERROR_DOCS[code]}

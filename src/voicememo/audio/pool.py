@@ -1,0 +1,45 @@
+"""Audio checks run in a process pool so decoding never blocks the event loop.
+
+Concurrency is bounded by a semaphore the size of the pool: a burst of uploads queues
+here (cheaply, as coroutines) rather than piling work onto the worker processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from voicememo.audio.probe import AudioInfo, probe_file
+from voicememo.errors import InternalError
+
+
+class AudioPool:
+    def __init__(self, workers: int, time_limit: float) -> None:
+        self.workers = workers
+        self.time_limit = time_limit
+        self._executor: ProcessPoolExecutor | None = None
+        self._slots = asyncio.Semaphore(workers)
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # forkserver: workers never inherit the server's threads, sockets or event loop
+            context = multiprocessing.get_context("forkserver")
+            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return self._executor
+
+    async def probe(self, path: Path) -> AudioInfo:
+        async with self._slots:
+            loop = asyncio.get_running_loop()
+            try:
+                return await loop.run_in_executor(self._pool(), probe_file, str(path), self.time_limit)
+            except BrokenProcessPool as exc:
+                self._executor = None
+                raise InternalError("The audio checker crashed on this file; please try again.") from exc
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None

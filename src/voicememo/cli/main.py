@@ -1,0 +1,168 @@
+"""The ``voicememo`` command: serve, migrate, partners, keys, lines, audio."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from voicememo.cli.audio import audio_app
+from voicememo.container import Container
+from voicememo.errors import VoicememoError
+from voicememo.settings import Settings
+from voicememo.storage.migrate import upgrade
+
+app = typer.Typer(
+    help="voicememo: native iMessage voice memos behind the Linq Partner API v3.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+partners_app = typer.Typer(help="Partners (tenants).", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys (shown once, stored hashed).", no_args_is_help=True)
+lines_app = typer.Typer(help="Lines: the E.164 numbers a partner sends from.", no_args_is_help=True)
+app.add_typer(partners_app, name="partners")
+app.add_typer(keys_app, name="keys")
+app.add_typer(lines_app, name="lines")
+app.add_typer(audio_app, name="audio")
+
+T = TypeVar("T")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def run_admin(action: Callable[[Container], Awaitable[T]]) -> T:
+    """Migrate, run one service call against the configured data dir, report user errors plainly."""
+    settings = Settings()
+    settings.ensure_dirs()
+    upgrade(settings.database_url)
+
+    async def go() -> T:
+        container = Container(settings)
+        try:
+            return await action(container)
+        finally:
+            await container.aclose()
+
+    try:
+        return asyncio.run(go())
+    except VoicememoError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    typer.echo(json.dumps(data) if as_json else text)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or update the database schema."""
+    settings = Settings()
+    settings.ensure_dirs()
+    upgrade(settings.database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (VOICEMEMO_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (VOICEMEMO_PORT).")] = None,
+    dev: Annotated[bool, typer.Option("--dev", help="On an empty database, create a dev partner.")] = False,
+) -> None:
+    """Migrate, then run the API server with its in-process workers."""
+    from voicememo.cli.serve import run_server
+
+    overrides: dict[str, Any] = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    run_server(Settings(**overrides), dev=dev)
+
+
+@partners_app.command("create")
+def partners_create(
+    name: str,
+    line: Annotated[str, typer.Option("--line", help="The partner's first line, E.164.")],
+    sender: Annotated[str, typer.Option(help="Sender kind of the line.")] = "sandbox",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a partner with its first line and an API key (the key is shown only now)."""
+    made = run_admin(lambda c: c.admin.create_partner(name, line, sender))
+    emit(
+        as_json,
+        {"partner_id": made.partner.id, "api_key": made.api_key.secret, "line": made.line.phone_number},
+        f"partner {made.partner.id} ({made.partner.name})\nline    {made.line.phone_number}\n"
+        f"api key {made.api_key.secret}   (shown once; store it now)",
+    )
+
+
+@partners_app.command("list")
+def partners_list(as_json: JsonOpt = False) -> None:
+    partners = run_admin(lambda c: c.admin.list_partners())
+    rows = [{"partner_id": p.id, "name": p.name, "created_at": p.created_at.isoformat()} for p in partners]
+    emit(as_json, {"partners": rows}, "\n".join(f"{r['partner_id']}  {r['name']}" for r in rows) or "no partners")
+
+
+@keys_app.command("create")
+def keys_create(partner: Annotated[str, typer.Option(help="Partner id.")], as_json: JsonOpt = False) -> None:
+    """Issue another API key for a partner."""
+    new = run_admin(lambda c: c.admin.create_key(partner))
+    emit(
+        as_json,
+        {"key_id": new.key.id, "partner_id": partner, "api_key": new.secret},
+        f"key {new.key.id}\napi key {new.secret}   (shown once; store it now)",
+    )
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key by its id; requests with it get 401 at once."""
+    run_admin(lambda c: c.admin.revoke_key(key_id))
+    typer.echo(f"revoked {key_id}")
+
+
+@keys_app.command("list")
+def keys_list(partner: Annotated[str, typer.Option(help="Partner id.")], as_json: JsonOpt = False) -> None:
+    keys = run_admin(lambda c: c.admin.list_keys(partner))
+    rows = [
+        {
+            "key_id": k.id,
+            "prefix": k.prefix,
+            "created_at": k.created_at.isoformat(),
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+        }
+        for k in keys
+    ]
+    text = "\n".join(f"{r['key_id']}  {r['prefix']}…  {'revoked' if r['revoked_at'] else 'active'}" for r in rows)
+    emit(as_json, {"keys": rows}, text or "no keys")
+
+
+@lines_app.command("add")
+def lines_add(
+    number: str,
+    partner: Annotated[str, typer.Option(help="Partner id.")],
+    sender: Annotated[str, typer.Option(help="Sender kind.")] = "sandbox",
+    as_json: JsonOpt = False,
+) -> None:
+    line = run_admin(lambda c: c.admin.add_line(partner, number, sender))
+    emit(
+        as_json,
+        {"line_id": line.id, "phone_number": line.phone_number, "sender": line.sender_kind},
+        f"line {line.phone_number} ({line.sender_kind}) id {line.id}",
+    )
+
+
+@lines_app.command("list")
+def lines_list(
+    partner: Annotated[str | None, typer.Option(help="Only this partner's lines.")] = None, as_json: JsonOpt = False
+) -> None:
+    lines = run_admin(lambda c: c.admin.list_lines(partner))
+    rows = [
+        {"line_id": x.id, "partner_id": x.partner_id, "phone_number": x.phone_number, "sender": x.sender_kind}
+        for x in lines
+    ]
+    text = "\n".join(f"{r['phone_number']}  {r['sender']}  partner {r['partner_id']}" for r in rows)
+    emit(as_json, {"lines": rows}, text or "no lines")
+
+
+def main() -> None:
+    app()

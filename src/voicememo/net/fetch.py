@@ -1,0 +1,223 @@
+"""SSRF-safe HTTPS download of a user-supplied URL into a temp file.
+
+The host is resolved here, every address is checked, and the connection goes to the
+address that was checked (the URL is rewritten to it; TLS still verifies the real
+host name through SNI), so a DNS answer cannot change between check and connect.
+Redirects are followed by hand, each hop checked again. Proxy variables are ignored,
+the body is capped while it streams, and the whole download has a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
+
+import anyio
+import certifi
+import httpx
+
+from voicememo.errors import FetchFailed, InvalidParameter, PayloadTooLarge
+from voicememo.net.addresses import IPAddress, address_problem, literal_address
+
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPolicy:
+    allow_private: bool = False
+    ca_bundle: Path | None = None
+    max_bytes: int = 10 * 1024 * 1024
+    connect_timeout: float = 5.0
+    total_timeout: float = 15.0
+    max_redirects: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    final_url: str
+    size: int
+    content_type: str | None
+    filename: str
+
+
+async def system_resolver(host: str, port: int) -> list[IPAddress]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    found: list[IPAddress] = []
+    for info in infos:
+        ip = literal_address(str(info[4][0]).split("%", 1)[0])
+        if ip is not None and ip not in found:
+            found.append(ip)
+    return found
+
+
+def check_url(url: str) -> httpx.URL:
+    """Parse and check a voice_memo_url as the client gave it (400/1005 when it is not HTTPS)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise InvalidParameter(f"voice_memo_url is not a valid URL: {exc}.") from exc
+    if parsed.scheme != "https":
+        raise InvalidParameter("voice_memo_url must be an HTTPS URL (https://…); other schemes are refused.")
+    if not parsed.host:
+        raise InvalidParameter("voice_memo_url has no host name.")
+    if parsed.userinfo:
+        raise InvalidParameter("voice_memo_url must not contain a user name or password.")
+    return parsed
+
+
+class SafeFetcher:
+    def __init__(self, policy: FetchPolicy, resolver: Resolver = system_resolver) -> None:
+        self.policy = policy
+        self.resolver = resolver
+        self._ssl = ssl.create_default_context(cafile=certifi.where())
+        if policy.ca_bundle is not None:
+            self._ssl.load_verify_locations(cafile=str(policy.ca_bundle))
+
+    async def fetch_to(self, url: str, dest: Path) -> Fetched:
+        """Download ``url`` into ``dest``; every refusal is a FetchFailed/PayloadTooLarge saying why."""
+        current = check_url(url)
+        try:
+            async with asyncio.timeout(self.policy.total_timeout):
+                for _hop in range(self.policy.max_redirects + 1):
+                    result = await self._one_hop(current, dest)
+                    if isinstance(result, Fetched):
+                        return result
+                    current = result
+        except TimeoutError as exc:
+            raise FetchFailed(
+                f"Downloading the voice memo URL took longer than {self.policy.total_timeout:g} s."
+            ) from exc
+        raise FetchFailed(f"The voice memo URL redirected more than {self.policy.max_redirects} times.")
+
+    async def _one_hop(self, url: httpx.URL, dest: Path) -> Fetched | httpx.URL:
+        host = url.host
+        port = url.port or 443
+        addresses = await self._addresses(host, port)
+        last_error: FetchFailed | None = None
+        for ip in addresses:
+            try:
+                return await self._request(url, ip, dest)
+            except _ConnectFailed as exc:
+                last_error = exc.error
+        assert last_error is not None
+        raise last_error
+
+    async def _addresses(self, host: str, port: int) -> list[IPAddress]:
+        literal = literal_address(host)
+        if literal is not None:
+            addresses = [literal]
+        else:
+            try:
+                async with asyncio.timeout(self.policy.connect_timeout):
+                    addresses = await self.resolver(host, port)
+            except (OSError, TimeoutError) as exc:
+                raise FetchFailed(f"The host {host!r} of the voice memo URL could not be resolved (DNS).") from exc
+            if not addresses:
+                raise FetchFailed(f"The host {host!r} of the voice memo URL has no addresses (DNS).")
+        for ip in addresses:
+            problem = address_problem(ip, allow_private=self.policy.allow_private)
+            if problem:
+                raise FetchFailed(
+                    f"The voice memo URL's host {host!r} resolves to {ip}, {problem}; "
+                    "only public internet addresses are fetched."
+                )
+        return addresses
+
+    async def _request(self, url: httpx.URL, ip: IPAddress, dest: Path) -> Fetched | httpx.URL:
+        host = url.host
+        host_header = host if url.port in (None, 443) else f"{host}:{url.port}"
+        pinned = url.copy_with(host=str(ip))
+        timeout = httpx.Timeout(self.policy.total_timeout, connect=self.policy.connect_timeout)
+        headers = {"Host": host_header, "Accept-Encoding": "identity", "User-Agent": "voicememo/1 (+fetch)"}
+        async with httpx.AsyncClient(verify=self._ssl, trust_env=False, timeout=timeout) as client:
+            try:
+                async with client.stream("GET", pinned, headers=headers, extensions={"sni_hostname": host}) as response:
+                    if response.status_code in _REDIRECTS:
+                        return self._redirect_target(url, response)
+                    if response.status_code != 200:
+                        raise FetchFailed(
+                            f"The voice memo URL answered HTTP {response.status_code} "
+                            f"{response.reason_phrase}; expected 200 with the audio file."
+                        )
+                    return await self._save(url, response, dest)
+            except httpx.ConnectTimeout as exc:
+                raise _ConnectFailed(
+                    FetchFailed(f"Connecting to {host} timed out after {self.policy.connect_timeout:g} s.")
+                ) from exc
+            except httpx.ConnectError as exc:
+                if _is_tls_error(exc):
+                    raise FetchFailed(f"The TLS certificate of {host} could not be verified: {_cause(exc)}.") from exc
+                raise _ConnectFailed(FetchFailed(f"Could not connect to {host} ({ip}): {_cause(exc)}.")) from exc
+            except httpx.TimeoutException as exc:
+                raise FetchFailed(f"{host} stopped sending data (timed out).") from exc
+            except httpx.HTTPError as exc:
+                raise FetchFailed(f"Downloading from {host} failed: {_cause(exc)}.") from exc
+
+    def _redirect_target(self, url: httpx.URL, response: httpx.Response) -> httpx.URL:
+        location = response.headers.get("location")
+        if not location:
+            raise FetchFailed(f"The voice memo URL answered HTTP {response.status_code} without a Location.")
+        target = url.join(location)
+        if target.scheme != "https":
+            raise FetchFailed(f"The voice memo URL redirected to a non-HTTPS URL ({target.scheme}://…); refused.")
+        return target
+
+    async def _save(self, url: httpx.URL, response: httpx.Response, dest: Path) -> Fetched:
+        limit = self.policy.max_bytes
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(
+                f"The voice memo URL points to a file of {int(declared):,} bytes; the limit is {limit:,} bytes."
+            )
+        size = 0
+        async with await anyio.open_file(dest, "wb") as fh:
+            async for chunk in response.aiter_raw():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"The voice memo URL sent more than {limit:,} bytes; the limit is {limit:,}.")
+                await fh.write(chunk)
+        return Fetched(
+            final_url=str(url),
+            size=size,
+            content_type=response.headers.get("content-type"),
+            filename=_filename(url, response.headers.get("content-disposition")),
+        )
+
+
+class _ConnectFailed(Exception):
+    """Connecting to one address failed; the next address may still work."""
+
+    def __init__(self, error: FetchFailed) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _filename(url: httpx.URL, disposition: str | None) -> str:
+    if disposition:
+        msg = Message()
+        msg["content-disposition"] = disposition
+        name = msg.get_filename()
+        if name:
+            return name
+    return unquote(PurePosixPath(url.path).name)
+
+
+def _is_tls_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError | ssl.CertificateError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in str(exc)
+
+
+def _cause(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.rstrip(".")

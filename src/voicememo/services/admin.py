@@ -1,0 +1,109 @@
+"""Operator tasks: partners, API keys and lines (the CLI and the dev bootstrap use these)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from voicememo.domain.handles import require_e164
+from voicememo.domain.models import ApiKey, Line, Partner
+from voicememo.errors import Conflict, InvalidParameter, NotFound, Unauthorized
+from voicememo.services.context import ServiceContext
+from voicememo.storage.repos.partners import PartnerRepo
+
+KEY_PREFIX = "vm_"
+
+
+def hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key: ApiKey
+    secret: str
+
+
+@dataclass(frozen=True)
+class NewPartner:
+    partner: Partner
+    line: Line
+    api_key: NewKey
+
+
+class AdminService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    async def create_partner(self, name: str, line_number: str, sender_kind: str = "sandbox") -> NewPartner:
+        if not name.strip():
+            raise InvalidParameter("partner name must not be empty.")
+        now = self.ctx.clock()
+        partner = Partner(str(uuid.uuid4()), name.strip(), now)
+        async with self.ctx.db.write() as s:
+            repo = PartnerRepo(s)
+            await repo.add_partner(partner)
+            line = await self._add_line(repo, partner.id, line_number, sender_kind)
+            key = await self._add_key(repo, partner.id)
+        return NewPartner(partner, line, key)
+
+    async def create_key(self, partner_id: str) -> NewKey:
+        async with self.ctx.db.write() as s:
+            repo = PartnerRepo(s)
+            if await repo.get_partner(partner_id) is None:
+                raise NotFound(f"No partner with id {partner_id}.")
+            return await self._add_key(repo, partner_id)
+
+    async def revoke_key(self, key_id: str) -> None:
+        async with self.ctx.db.write() as s:
+            if not await PartnerRepo(s).revoke_key(None, key_id, self.ctx.clock()):
+                raise NotFound(f"No active API key with id {key_id}.")
+
+    async def list_keys(self, partner_id: str) -> list[ApiKey]:
+        async with self.ctx.db.read() as s:
+            return await PartnerRepo(s).list_keys(partner_id)
+
+    async def add_line(self, partner_id: str, number: str, sender_kind: str = "sandbox") -> Line:
+        async with self.ctx.db.write() as s:
+            repo = PartnerRepo(s)
+            if await repo.get_partner(partner_id) is None:
+                raise NotFound(f"No partner with id {partner_id}.")
+            return await self._add_line(repo, partner_id, number, sender_kind)
+
+    async def list_lines(self, partner_id: str | None = None) -> list[Line]:
+        async with self.ctx.db.read() as s:
+            return await PartnerRepo(s).list_lines(partner_id)
+
+    async def list_partners(self) -> list[Partner]:
+        async with self.ctx.db.read() as s:
+            return await PartnerRepo(s).list_partners()
+
+    async def count_partners(self) -> int:
+        async with self.ctx.db.read() as s:
+            return await PartnerRepo(s).count_partners()
+
+    async def authenticate(self, api_key: str | None) -> Partner:
+        if not api_key:
+            raise Unauthorized("Missing API key: send 'Authorization: Bearer <api_key>'.")
+        async with self.ctx.db.read() as s:
+            partner = await PartnerRepo(s).partner_for_key_hash(hash_key(api_key))
+        if partner is None:
+            raise Unauthorized("Invalid or revoked API key.")
+        return partner
+
+    async def _add_line(self, repo: PartnerRepo, partner_id: str, number: str, sender_kind: str) -> Line:
+        require_e164(number, "line")
+        self.ctx.senders.get(sender_kind)
+        if await repo.line_by_number(number) is not None:
+            raise Conflict(f"The line {number} is already registered.")
+        line = Line(str(uuid.uuid4()), partner_id, number, sender_kind, self.ctx.clock())
+        await repo.add_line(line)
+        return line
+
+    async def _add_key(self, repo: PartnerRepo, partner_id: str) -> NewKey:
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        key = ApiKey(str(uuid.uuid4()), partner_id, secret[:10], self.ctx.clock(), None)
+        await repo.add_key(key, hash_key(secret))
+        return NewKey(key, secret)

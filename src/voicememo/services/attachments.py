@@ -1,0 +1,183 @@
+"""Pre-uploads: a signed PUT URL, the upload itself (checked like any memo audio), read and delete."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from voicememo.audio.formats import FORMATS, format_for_content_type
+from voicememo.domain.filenames import sanitize_filename
+from voicememo.domain.models import Attachment, AttachmentStatus
+from voicememo.errors import (
+    AttachmentNotFound,
+    BadRequest,
+    ContentTypeMismatch,
+    Forbidden,
+    InvalidParameter,
+    MissingField,
+    PayloadTooLarge,
+    UnsupportedAudio,
+)
+from voicememo.services.context import ServiceContext
+from voicememo.services.intake import check_and_store
+from voicememo.storage.incoming import TooLarge, temp_path, write_stream
+from voicememo.storage.repos.attachments import AttachmentRepo
+
+AUDIO_CONTENT_TYPES = sorted({alias for info in FORMATS.values() for alias in info.mime_aliases})
+
+
+@dataclass(frozen=True)
+class UploadSlot:
+    attachment: Attachment
+    upload_url: str
+    expires_at: datetime
+    required_headers: dict[str, str]
+
+
+class AttachmentService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self._signer = URLSafeTimedSerializer(ctx.settings.signing_key(), salt="voicememo.upload")
+
+    async def create_upload(
+        self, partner_id: str, filename: str | None, content_type: str | None, size_bytes: int | None
+    ) -> UploadSlot:
+        if not filename:
+            raise MissingField("filename is required (1 to 255 characters).")
+        if not content_type:
+            raise MissingField("content_type is required, e.g. audio/mpeg.")
+        if size_bytes is None:
+            raise MissingField("size_bytes is required: the exact size of the file in bytes.")
+        if len(filename) > 255:
+            raise InvalidParameter("filename must be at most 255 characters.")
+        fmt = format_for_content_type(content_type)
+        if fmt is None:
+            raise InvalidParameter(
+                f"content_type {content_type!r} is not accepted: voice memos take audio only "
+                f"({', '.join(AUDIO_CONTENT_TYPES)})."
+            )
+        if size_bytes < 1:
+            raise InvalidParameter("size_bytes must be at least 1.")
+        limit = self.ctx.settings.upload_max_bytes
+        if size_bytes > limit:
+            raise PayloadTooLarge(f"size_bytes {size_bytes:,} is over the upload limit of {limit:,} bytes.")
+        now = self.ctx.clock()
+        declared = content_type.split(";", 1)[0].strip().lower()
+        attachment = Attachment(
+            id=str(uuid.uuid4()),
+            partner_id=partner_id,
+            filename=sanitize_filename(filename, "voice-memo", FORMATS[fmt].extension),
+            content_type=declared,
+            size_bytes=size_bytes,
+            status=AttachmentStatus.PENDING,
+            created_at=now,
+        )
+        async with self.ctx.db.write() as s:
+            await AttachmentRepo(s).add(attachment)
+        token = self._signer.dumps({"a": attachment.id, "p": partner_id, "s": size_bytes, "t": declared})
+        ttl = self.ctx.settings.upload_url_ttl_seconds
+        return UploadSlot(
+            attachment=attachment,
+            upload_url=self.ctx.urls.upload(attachment.id, token),
+            expires_at=now + timedelta(seconds=ttl),
+            required_headers={"Content-Type": declared},
+        )
+
+    async def receive_upload(
+        self,
+        attachment_id: str,
+        token: str,
+        content_type: str | None,
+        content_length: str | None,
+        body: AsyncIterator[bytes],
+    ) -> Attachment:
+        claims = self._verify(attachment_id, token)
+        partner_id, size, declared = str(claims["p"]), int(claims["s"]), str(claims["t"])
+        if (content_type or "").split(";", 1)[0].strip().lower() != declared:
+            raise ContentTypeMismatch(
+                f"The upload's Content-Type is {content_type or 'missing'!r}; this URL was signed for "
+                f"{declared!r}. Send exactly the required_headers."
+            )
+        if content_length is not None and content_length.isdigit() and int(content_length) != size:
+            cls = PayloadTooLarge if int(content_length) > size else BadRequest
+            raise cls(f"The upload is {int(content_length):,} bytes but size_bytes was {size:,}; they must match.")
+        async with self.ctx.db.read() as s:
+            attachment = await AttachmentRepo(s).get(partner_id, attachment_id)
+        if attachment is None:
+            raise AttachmentNotFound()
+        if attachment.status is AttachmentStatus.COMPLETE:
+            raise InvalidParameter("This attachment was already uploaded; create a new attachment to upload again.")
+        async with temp_path(self.ctx.settings.tmp_dir) as path:
+            try:
+                received = await write_stream(body, path, size)
+            except TooLarge as exc:
+                raise PayloadTooLarge(f"The upload sent more than size_bytes ({size:,} bytes).") from exc
+            if received != size:
+                raise BadRequest(f"The upload ended after {received:,} bytes; size_bytes was {size:,}.")
+            try:
+                intake = await check_and_store(
+                    self.ctx, partner_id, attachment_id, path, format_for_content_type(declared)
+                )
+            except (UnsupportedAudio, ContentTypeMismatch) as exc:
+                async with self.ctx.db.write() as s:
+                    await AttachmentRepo(s).update_unless_complete(
+                        partner_id, attachment_id, status=AttachmentStatus.FAILED, failure_reason=exc.message
+                    )
+                raise
+        try:
+            async with self.ctx.db.write() as s:
+                repo = AttachmentRepo(s)
+                if not await repo.update_unless_complete(
+                    partner_id,
+                    attachment_id,
+                    status=AttachmentStatus.COMPLETE,
+                    failure_reason=None,
+                    **intake.attachment_fields(),
+                ):
+                    raise InvalidParameter("This attachment was completed or deleted by another request meanwhile.")
+                done = await repo.get(partner_id, attachment_id)
+        except BaseException:
+            await self.ctx.blobs.delete(intake.blob.key)
+            raise
+        assert done is not None
+        return done
+
+    def _verify(self, attachment_id: str, token: str) -> dict[str, object]:
+        try:
+            claims = self._signer.loads(token, max_age=self.ctx.settings.upload_url_ttl_seconds)
+        except SignatureExpired as exc:
+            raise Forbidden("This upload URL has expired (they last 15 minutes); create a new attachment.") from exc
+        except BadSignature as exc:
+            raise Forbidden("This upload URL's signature is not valid; use the upload_url exactly as given.") from exc
+        if not isinstance(claims, dict) or claims.get("a") != attachment_id:
+            raise Forbidden("This upload URL was signed for a different attachment.")
+        return claims
+
+    async def get(self, partner_id: str, attachment_id: str) -> Attachment:
+        async with self.ctx.db.read() as s:
+            attachment = await AttachmentRepo(s).get(partner_id, attachment_id)
+        if attachment is None:
+            raise AttachmentNotFound()
+        return attachment
+
+    async def delete(self, partner_id: str, attachment_id: str) -> None:
+        async with self.ctx.db.write() as s:
+            repo = AttachmentRepo(s)
+            attachment = await repo.get(partner_id, attachment_id)
+            if attachment is None:
+                raise AttachmentNotFound()
+            await repo.update(partner_id, attachment_id, deleted_at=self.ctx.clock())
+        if attachment.blob_key:
+            await self.ctx.blobs.delete(attachment.blob_key)
+
+    async def public(self, attachment_id: str) -> Attachment:
+        """For the download route: a complete, not deleted attachment, or 404."""
+        async with self.ctx.db.read() as s:
+            attachment = await AttachmentRepo(s).get_public(attachment_id)
+        if attachment is None or attachment.status is not AttachmentStatus.COMPLETE or not attachment.blob_key:
+            raise AttachmentNotFound()
+        return attachment

@@ -1,0 +1,273 @@
+"""Chats: create (or find) a chat from a line to a set of handles, read, list, change participants."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from voicememo.domain.handles import chat_service, normalize_handle, require_e164
+from voicememo.domain.models import (
+    AttachmentStatus,
+    Chat,
+    ChatHandle,
+    DeliveryStatus,
+    HandleStatus,
+    Message,
+    MessagePart,
+    Service,
+)
+from voicememo.errors import (
+    AttachmentNotFound,
+    AttachmentNotReady,
+    ChatNotFound,
+    Conflict,
+    InvalidParameter,
+    LineNotOwned,
+    MissingField,
+)
+from voicememo.services.context import ServiceContext
+from voicememo.storage.repos.attachments import AttachmentRepo
+from voicememo.storage.repos.chats import ChatRepo
+from voicememo.storage.repos.messages import MessageRepo
+from voicememo.storage.repos.paging import encode_cursor
+from voicememo.storage.repos.partners import PartnerRepo
+
+MAX_RECIPIENTS = 31
+MAX_PARTS = 100
+
+
+@dataclass(frozen=True)
+class ChatCreated:
+    chat: Chat
+    message: Message
+    created: bool
+
+
+def participants_key(handles: list[str]) -> str:
+    return "\n".join(sorted(handles))
+
+
+class ChatService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    async def create(
+        self, partner_id: str, from_number: str | None, to: list[str] | None, message: dict[str, Any] | None
+    ) -> ChatCreated:
+        if not from_number:
+            raise MissingField("from is required: one of your lines in E.164 format.")
+        if not to:
+            raise MissingField("to is required: 1 to 31 handles (E.164 numbers or e-mail addresses).")
+        if message is None:
+            raise MissingField("message is required, with at least one part.")
+        require_e164(from_number, "from")
+        recipients = list(dict.fromkeys(normalize_handle(h) for h in to))
+        if len(recipients) > MAX_RECIPIENTS:
+            raise InvalidParameter(f"to may name at most {MAX_RECIPIENTS} handles.")
+        if from_number in recipients:
+            raise InvalidParameter("to must not include the from line itself.")
+        for attempt in range(2):
+            try:
+                return await self._create_once(partner_id, from_number, recipients, message)
+            except IntegrityError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _create_once(
+        self, partner_id: str, from_number: str, recipients: list[str], message: dict[str, Any]
+    ) -> ChatCreated:
+        now = self.ctx.clock()
+        async with self.ctx.db.write() as s:
+            line = await PartnerRepo(s).line_by_number(from_number)
+            if line is None or line.partner_id != partner_id:
+                raise LineNotOwned(
+                    f"from {from_number} is not a line of this API key; list yours with GET /v3/phone_numbers."
+                )
+            parts = await self._parts(s, partner_id, message)
+            chats = ChatRepo(s)
+            key = participants_key(recipients)
+            chat = await chats.find_by_participants(partner_id, line.id, key)
+            created = chat is None
+            if chat is None:
+                sender = self.ctx.senders.get(line.sender_kind)
+                handles = [
+                    ChatHandle(
+                        str(uuid.uuid4()), line.phone_number, Service.IMESSAGE, now, True, None, HandleStatus.ACTIVE
+                    )
+                ]
+                handles += [
+                    ChatHandle(str(uuid.uuid4()), h, sender.service_for(h), now, False, None, HandleStatus.ACTIVE)
+                    for h in recipients
+                ]
+                service = chat_service(h.service for h in handles if not h.is_me)
+                handles[0] = replace(handles[0], service=service)
+                chat = Chat(
+                    id=str(uuid.uuid4()),
+                    partner_id=partner_id,
+                    line_id=line.id,
+                    line_number=line.phone_number,
+                    display_name=None,
+                    is_group=len(recipients) > 1,
+                    service=service,
+                    created_at=now,
+                    updated_at=now,
+                    handles=tuple(handles),
+                )
+                await chats.add(chat, key)
+            elif not chat.is_active:
+                raise Conflict("This chat was left by your line; messages can no longer be sent to it.")
+            msg = Message(
+                id=str(uuid.uuid4()),
+                partner_id=partner_id,
+                chat_id=chat.id,
+                from_number=line.phone_number,
+                service=chat.service,
+                kind="message",
+                delivery_status=DeliveryStatus.QUEUED,
+                created_at=now,
+                updated_at=now,
+                parts=parts,
+                idempotency_key=_str_or_none(message.get("idempotency_key")),
+            )
+            await MessageRepo(s).add(msg)
+        return ChatCreated(chat, msg, created)
+
+    async def _parts(self, s: Any, partner_id: str, message: dict[str, Any]) -> tuple[MessagePart, ...]:
+        raw = message.get("parts")
+        if not isinstance(raw, list) or not raw:
+            raise MissingField("message.parts is required: at least one text or media part.")
+        if len(raw) > MAX_PARTS:
+            raise InvalidParameter(f"message.parts may hold at most {MAX_PARTS} parts.")
+        parts: list[MessagePart] = []
+        for i, part in enumerate(raw):
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text":
+                value = part.get("value")
+                if not isinstance(value, str) or not value.strip():
+                    raise MissingField(f"message.parts[{i}].value is required for a text part.")
+                parts.append(MessagePart(type="text", value=value))
+            elif kind == "media":
+                parts.append(await self._media_part(s, partner_id, part, i))
+            else:
+                raise InvalidParameter(f"message.parts[{i}].type must be 'text' or 'media'.")
+        return tuple(parts)
+
+    async def _media_part(self, s: Any, partner_id: str, part: dict[str, Any], i: int) -> MessagePart:
+        if part.get("url"):
+            raise InvalidParameter(
+                f"message.parts[{i}]: media by url is not supported here; upload the file with "
+                "POST /v3/attachments and pass its attachment_id (or send audio with /voicememo)."
+            )
+        attachment_id = part.get("attachment_id")
+        if not attachment_id:
+            raise MissingField(f"message.parts[{i}].attachment_id is required for a media part.")
+        attachment = await AttachmentRepo(s).get(partner_id, str(attachment_id))
+        if attachment is None:
+            raise AttachmentNotFound(f"Attachment {attachment_id} not found.")
+        if attachment.status is not AttachmentStatus.COMPLETE:
+            raise AttachmentNotReady(f"Attachment {attachment_id} is not uploaded yet (status {attachment.status}).")
+        return MessagePart(type="media", attachment=attachment)
+
+    async def get(self, partner_id: str, chat_id: str) -> Chat:
+        async with self.ctx.db.read() as s:
+            chat = await ChatRepo(s).get(partner_id, chat_id)
+        if chat is None:
+            raise ChatNotFound()
+        return chat
+
+    async def list(
+        self, partner_id: str, from_number: str | None, to: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[Chat], str | None]:
+        if not 1 <= limit <= 100:
+            raise InvalidParameter("limit must be between 1 and 100.")
+        if from_number:
+            require_e164(from_number, "from")
+        handle = normalize_handle(to) if to else None
+        async with self.ctx.db.read() as s:
+            chats = await ChatRepo(s).list(
+                partner_id, from_number=from_number, to_handle=handle, limit=limit + 1, cursor=cursor
+            )
+        more = len(chats) > limit
+        chats = chats[:limit]
+        next_cursor = encode_cursor(chats[-1].created_at, chats[-1].id) if more else None
+        return chats, next_cursor
+
+    async def add_participant(self, partner_id: str, chat_id: str, handle: str | None) -> Chat:
+        return await self._change_participant(partner_id, chat_id, handle, add=True)
+
+    async def remove_participant(self, partner_id: str, chat_id: str, handle: str | None) -> Chat:
+        return await self._change_participant(partner_id, chat_id, handle, add=False)
+
+    async def _change_participant(self, partner_id: str, chat_id: str, handle: str | None, *, add: bool) -> Chat:
+        if not handle:
+            raise MissingField("handle is required.")
+        handle = normalize_handle(handle)
+        now = self.ctx.clock()
+        async with self.ctx.db.write() as s:
+            repo = ChatRepo(s)
+            chat = await repo.get(partner_id, chat_id)
+            if chat is None:
+                raise ChatNotFound()
+            if not chat.is_group:
+                raise InvalidParameter("Participants can only be added to or removed from group chats.")
+            if not chat.is_active:
+                raise Conflict("This chat was left by your line; its participants can no longer be changed.")
+            current = {h.handle: h for h in chat.handles if not h.is_me}
+            active = [h for h, ch in current.items() if ch.status is HandleStatus.ACTIVE]
+            if add:
+                if handle in active:
+                    raise Conflict(f"{handle} is already a participant of this chat.")
+                if handle == chat.line_number:
+                    raise InvalidParameter("Your own line is already part of the chat.")
+                if len(active) >= MAX_RECIPIENTS:
+                    raise InvalidParameter(f"A chat can have at most {MAX_RECIPIENTS} other participants.")
+                if handle in current:
+                    await repo.set_handle_status(chat.id, handle, HandleStatus.ACTIVE, now)
+                else:
+                    line = await PartnerRepo(s).get_line(partner_id, chat.line_id)
+                    assert line is not None
+                    service = self.ctx.senders.get(line.sender_kind).service_for(handle)
+                    await repo.add_handle(
+                        chat.id, ChatHandle(str(uuid.uuid4()), handle, service, now, False, None, HandleStatus.ACTIVE)
+                    )
+                active.append(handle)
+            else:
+                if handle not in active:
+                    raise InvalidParameter(f"{handle} is not a participant of this chat.")
+                if len(active) <= 2:
+                    raise InvalidParameter("A group chat needs at least two other participants; cannot remove.")
+                await repo.set_handle_status(chat.id, handle, HandleStatus.REMOVED, now)
+                active.remove(handle)
+            updated = await repo.get(partner_id, chat_id)
+            assert updated is not None
+            service = chat_service(h.service for h in updated.recipients)
+            await repo.update_chat(
+                chat.id, participants_key=participants_key(active), service=service.value, updated_at=now
+            )
+            result = await repo.get(partner_id, chat_id)
+        assert result is not None
+        return result
+
+    async def leave(self, partner_id: str, chat_id: str) -> Chat:
+        now = self.ctx.clock()
+        async with self.ctx.db.write() as s:
+            repo = ChatRepo(s)
+            chat = await repo.get(partner_id, chat_id)
+            if chat is None:
+                raise ChatNotFound()
+            if not chat.is_group:
+                raise InvalidParameter("Only group chats can be left.")
+            if chat.is_active:
+                await repo.set_handle_status(chat.id, chat.line_number, HandleStatus.LEFT, now)
+                await repo.update_chat(chat.id, updated_at=now)
+            result = await repo.get(partner_id, chat_id)
+        assert result is not None
+        return result
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,146 @@
+"""The core call: send a voice memo to every participant of a chat.
+
+Everything that can fail because of the user's input (the chat, the URL, the bytes)
+fails before anything is written; once the message row commits the memo is accepted
+and the API must not answer 5xx for it (the SDKs would send it again).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from voicememo.audio.formats import FORMATS
+from voicememo.domain.filenames import sanitize_filename
+from voicememo.domain.models import (
+    Attachment,
+    AttachmentStatus,
+    Chat,
+    DeliveryStatus,
+    Message,
+    MessagePart,
+)
+from voicememo.errors import (
+    AttachmentNotFound,
+    AttachmentNotReady,
+    ChatNotFound,
+    Conflict,
+    InvalidParameter,
+    MissingField,
+    UnsupportedAudio,
+)
+from voicememo.net.fetch import check_url
+from voicememo.services.context import ServiceContext
+from voicememo.services.intake import Intake, check_and_store
+from voicememo.storage.incoming import temp_path
+from voicememo.storage.repos.attachments import AttachmentRepo
+from voicememo.storage.repos.chats import ChatRepo
+from voicememo.storage.repos.messages import MessageRepo
+
+
+@dataclass(frozen=True)
+class VoiceMemoSent:
+    message: Message
+    chat: Chat
+    attachment: Attachment
+
+
+class VoiceMemoService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    async def send(
+        self, partner_id: str, chat_id: str, voice_memo_url: str | None, attachment_id: str | None
+    ) -> VoiceMemoSent:
+        if voice_memo_url and attachment_id:
+            raise InvalidParameter("Give either voice_memo_url or attachment_id, not both.")
+        if not voice_memo_url and not attachment_id:
+            raise MissingField("One of voice_memo_url (an HTTPS URL) or attachment_id is required.")
+        if voice_memo_url:
+            check_url(voice_memo_url)
+        chat = await self._sendable_chat(partner_id, chat_id)
+        if attachment_id:
+            attachment = await self._uploaded(partner_id, attachment_id)
+            message = await self._record(chat, attachment, new_attachment=False)
+            return VoiceMemoSent(message, chat, attachment)
+        assert voice_memo_url is not None
+        attachment_id = str(uuid.uuid4())
+        async with temp_path(self.ctx.settings.tmp_dir) as path:
+            fetched = await self.ctx.fetcher.fetch_to(voice_memo_url, path)
+            intake = await check_and_store(self.ctx, partner_id, attachment_id, path)
+        attachment = self._fetched_attachment(partner_id, attachment_id, fetched.filename, voice_memo_url, intake)
+        try:
+            message = await self._record(chat, attachment, new_attachment=True)
+        except BaseException:
+            await self.ctx.blobs.delete(intake.blob.key)
+            raise
+        return VoiceMemoSent(message, chat, attachment)
+
+    async def _sendable_chat(self, partner_id: str, chat_id: str) -> Chat:
+        async with self.ctx.db.read() as s:
+            chat = await ChatRepo(s).get(partner_id, chat_id)
+        if chat is None:
+            raise ChatNotFound()
+        if not chat.is_active:
+            raise Conflict("This chat was left by your line; voice memos can no longer be sent to it.")
+        if not chat.recipients:
+            raise Conflict("This chat has no active participants to send to.")
+        return chat
+
+    async def _uploaded(self, partner_id: str, attachment_id: str) -> Attachment:
+        async with self.ctx.db.read() as s:
+            attachment = await AttachmentRepo(s).get(partner_id, attachment_id)
+        if attachment is None:
+            raise AttachmentNotFound(f"Attachment {attachment_id} not found.")
+        if attachment.status is AttachmentStatus.PENDING:
+            raise AttachmentNotReady(
+                f"Attachment {attachment_id} is not uploaded yet: PUT the file to its upload_url first."
+            )
+        if attachment.status is AttachmentStatus.FAILED:
+            raise UnsupportedAudio(attachment.failure_reason or "The uploaded file is not supported audio.")
+        return attachment
+
+    def _fetched_attachment(
+        self, partner_id: str, attachment_id: str, name: str, url: str, intake: Intake
+    ) -> Attachment:
+        info = intake.info
+        extension = FORMATS[info.format].extension
+        return Attachment(
+            id=attachment_id,
+            partner_id=partner_id,
+            filename=sanitize_filename(name, "voice-memo", extension),
+            content_type=info.mime_type,
+            size_bytes=intake.blob.size,
+            status=AttachmentStatus.COMPLETE,
+            created_at=self.ctx.clock(),
+            blob_key=intake.blob.key,
+            sha256=intake.blob.sha256,
+            mime_type=info.mime_type,
+            codec=info.codec,
+            sample_rate=info.sample_rate,
+            channels=info.channels,
+            duration_ms=info.duration_ms,
+            origin_url=url,
+        )
+
+    async def _record(self, chat: Chat, attachment: Attachment, *, new_attachment: bool) -> Message:
+        now = self.ctx.clock()
+        message = Message(
+            id=str(uuid.uuid4()),
+            partner_id=chat.partner_id,
+            chat_id=chat.id,
+            from_number=chat.line_number,
+            service=chat.service,
+            kind="voice_memo",
+            delivery_status=DeliveryStatus.QUEUED,
+            created_at=now,
+            updated_at=now,
+            parts=(MessagePart(type="media", attachment=attachment),),
+        )
+        async with self.ctx.db.write() as s:
+            if new_attachment:
+                await AttachmentRepo(s).add(attachment)
+            elif await AttachmentRepo(s).get(chat.partner_id, attachment.id) is None:
+                raise AttachmentNotFound(f"Attachment {attachment.id} was deleted meanwhile.")
+            await MessageRepo(s).add(message)
+        return message

@@ -1,0 +1,78 @@
+"""Attachments: pre-uploads and fetched voice memo audio."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voicememo.domain.models import Attachment, AttachmentStatus
+from voicememo.storage.tables import AttachmentRow
+
+_FIELDS = [f.name for f in dataclasses.fields(Attachment)]
+
+
+def to_attachment(row: AttachmentRow) -> Attachment:
+    values = {name: getattr(row, name) for name in _FIELDS}
+    values["status"] = AttachmentStatus(row.status)
+    return Attachment(**values)
+
+
+class AttachmentRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def add(self, attachment: Attachment) -> None:
+        values = {name: getattr(attachment, name) for name in _FIELDS}
+        values["status"] = attachment.status.value
+        self.s.add(AttachmentRow(**values))
+        await self.s.flush()
+
+    async def get(self, partner_id: str, attachment_id: str, *, include_deleted: bool = False) -> Attachment | None:
+        stmt = select(AttachmentRow).where(AttachmentRow.partner_id == partner_id, AttachmentRow.id == attachment_id)
+        if not include_deleted:
+            stmt = stmt.where(AttachmentRow.deleted_at.is_(None))
+        row = await self.s.scalar(stmt)
+        return to_attachment(row) if row else None
+
+    async def get_public(self, attachment_id: str) -> Attachment | None:
+        """For the download route: the id itself is the capability, no partner in the request."""
+        row = await self.s.scalar(
+            select(AttachmentRow).where(AttachmentRow.id == attachment_id, AttachmentRow.deleted_at.is_(None))
+        )
+        return to_attachment(row) if row else None
+
+    async def get_many(self, ids: Iterable[str]) -> dict[str, Attachment]:
+        id_list = list(set(ids))
+        if not id_list:
+            return {}
+        rows = await self.s.scalars(select(AttachmentRow).where(AttachmentRow.id.in_(id_list)))
+        return {r.id: to_attachment(r) for r in rows}
+
+    async def update(self, partner_id: str, attachment_id: str, **values: object) -> bool:
+        if "status" in values and isinstance(values["status"], AttachmentStatus):
+            values["status"] = values["status"].value
+        result = await self.s.execute(
+            update(AttachmentRow)
+            .where(AttachmentRow.partner_id == partner_id, AttachmentRow.id == attachment_id)
+            .values(**values)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def update_unless_complete(self, partner_id: str, attachment_id: str, **values: object) -> bool:
+        """Move an unfinished upload on, exactly once even when two uploads race."""
+        if isinstance(values.get("status"), AttachmentStatus):
+            values["status"] = values["status"].value  # type: ignore[union-attr]
+        result = await self.s.execute(
+            update(AttachmentRow)
+            .where(
+                AttachmentRow.partner_id == partner_id,
+                AttachmentRow.id == attachment_id,
+                AttachmentRow.status != AttachmentStatus.COMPLETE.value,
+                AttachmentRow.deleted_at.is_(None),
+            )
+            .values(**values)
+        )
+        return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,145 @@
+"""Chats and their handles; every read is scoped by partner."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voicememo.domain.models import Chat, ChatHandle, HandleStatus, Service
+from voicememo.storage.repos.paging import older_than
+from voicememo.storage.tables import ChatHandleRow, ChatRow, LineRow
+
+
+def _handle(row: ChatHandleRow) -> ChatHandle:
+    return ChatHandle(
+        id=row.id,
+        handle=row.handle,
+        service=Service(row.service),
+        joined_at=row.joined_at,
+        is_me=row.is_me,
+        left_at=row.left_at,
+        status=HandleStatus(row.status),
+    )
+
+
+class ChatRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def add(self, chat: Chat, participants_key: str) -> None:
+        self.s.add(
+            ChatRow(
+                id=chat.id,
+                partner_id=chat.partner_id,
+                line_id=chat.line_id,
+                participants_key=participants_key,
+                display_name=chat.display_name,
+                is_group=chat.is_group,
+                service=chat.service.value,
+                created_at=chat.created_at,
+                updated_at=chat.updated_at,
+            )
+        )
+        await self.s.flush()
+        for h in chat.handles:
+            await self.add_handle(chat.id, h)
+
+    async def add_handle(self, chat_id: str, h: ChatHandle) -> None:
+        self.s.add(
+            ChatHandleRow(
+                id=h.id,
+                chat_id=chat_id,
+                handle=h.handle,
+                service=h.service.value,
+                is_me=h.is_me,
+                status=h.status.value,
+                joined_at=h.joined_at,
+                left_at=h.left_at,
+            )
+        )
+        await self.s.flush()
+
+    async def find_by_participants(self, partner_id: str, line_id: str, participants_key: str) -> Chat | None:
+        chat_id = await self.s.scalar(
+            select(ChatRow.id).where(
+                ChatRow.partner_id == partner_id,
+                ChatRow.line_id == line_id,
+                ChatRow.participants_key == participants_key,
+            )
+        )
+        return await self.get(partner_id, chat_id) if chat_id else None
+
+    async def get(self, partner_id: str, chat_id: str) -> Chat | None:
+        chats = await self._load(select(ChatRow).where(ChatRow.partner_id == partner_id, ChatRow.id == chat_id))
+        return chats[0] if chats else None
+
+    async def list(
+        self, partner_id: str, *, from_number: str | None, to_handle: str | None, limit: int, cursor: str | None
+    ) -> list[Chat]:
+        stmt = select(ChatRow).where(ChatRow.partner_id == partner_id)
+        if from_number:
+            stmt = stmt.join(LineRow, LineRow.id == ChatRow.line_id).where(LineRow.phone_number == from_number)
+        if to_handle:
+            stmt = stmt.where(
+                exists().where(
+                    ChatHandleRow.chat_id == ChatRow.id,
+                    ChatHandleRow.handle == to_handle,
+                    ChatHandleRow.is_me.is_(False),
+                )
+            )
+        after = older_than(ChatRow.created_at, ChatRow.id, cursor)
+        if after is not None:
+            stmt = stmt.where(after)
+        stmt = stmt.order_by(ChatRow.created_at.desc(), ChatRow.id.desc()).limit(limit)
+        return await self._load(stmt)
+
+    async def _load(self, stmt: object) -> list[Chat]:
+        rows: Sequence[ChatRow] = (await self.s.scalars(stmt)).all()  # type: ignore[call-overload]
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        handle_rows = await self.s.scalars(
+            select(ChatHandleRow)
+            .where(ChatHandleRow.chat_id.in_(ids))
+            .order_by(ChatHandleRow.is_me.desc(), ChatHandleRow.joined_at, ChatHandleRow.handle)
+        )
+        by_chat: dict[str, list[ChatHandle]] = defaultdict(list)
+        for h in handle_rows:
+            by_chat[h.chat_id].append(_handle(h))
+        numbers = dict(
+            (
+                await self.s.execute(
+                    select(LineRow.id, LineRow.phone_number).where(LineRow.id.in_({r.line_id for r in rows}))
+                )
+            )
+            .tuples()
+            .all()
+        )
+        return [
+            Chat(
+                id=r.id,
+                partner_id=r.partner_id,
+                line_id=r.line_id,
+                line_number=numbers[r.line_id],
+                display_name=r.display_name,
+                is_group=r.is_group,
+                service=Service(r.service),
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+                handles=tuple(by_chat[r.id]),
+            )
+            for r in rows
+        ]
+
+    async def set_handle_status(self, chat_id: str, handle: str, status: HandleStatus, when: object) -> None:
+        await self.s.execute(
+            update(ChatHandleRow)
+            .where(ChatHandleRow.chat_id == chat_id, ChatHandleRow.handle == handle)
+            .values(status=status.value, left_at=None if status is HandleStatus.ACTIVE else when)
+        )
+
+    async def update_chat(self, chat_id: str, **values: object) -> None:
+        await self.s.execute(update(ChatRow).where(ChatRow.id == chat_id).values(**values))

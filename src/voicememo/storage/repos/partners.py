@@ -1,0 +1,101 @@
+"""Partners, their API keys and their lines."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voicememo.domain.models import ApiKey, Line, Partner
+from voicememo.storage.tables import ApiKeyRow, LineRow, PartnerRow
+
+
+def _partner(row: PartnerRow) -> Partner:
+    return Partner(row.id, row.name, row.created_at)
+
+
+def _line(row: LineRow) -> Line:
+    return Line(row.id, row.partner_id, row.phone_number, row.sender_kind, row.created_at)
+
+
+def _key(row: ApiKeyRow) -> ApiKey:
+    return ApiKey(row.id, row.partner_id, row.prefix, row.created_at, row.revoked_at)
+
+
+class PartnerRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def add_partner(self, partner: Partner) -> None:
+        self.s.add(PartnerRow(id=partner.id, name=partner.name, created_at=partner.created_at))
+        await self.s.flush()
+
+    async def get_partner(self, partner_id: str) -> Partner | None:
+        row = await self.s.get(PartnerRow, partner_id)
+        return _partner(row) if row else None
+
+    async def list_partners(self) -> list[Partner]:
+        rows = await self.s.scalars(select(PartnerRow).order_by(PartnerRow.created_at))
+        return [_partner(r) for r in rows]
+
+    async def count_partners(self) -> int:
+        return int(await self.s.scalar(select(func.count()).select_from(PartnerRow)) or 0)
+
+    async def add_key(self, key: ApiKey, key_hash: str) -> None:
+        self.s.add(
+            ApiKeyRow(
+                id=key.id,
+                partner_id=key.partner_id,
+                prefix=key.prefix,
+                key_hash=key_hash,
+                created_at=key.created_at,
+                revoked_at=None,
+            )
+        )
+        await self.s.flush()
+
+    async def partner_for_key_hash(self, key_hash: str) -> Partner | None:
+        row = await self.s.scalar(
+            select(PartnerRow)
+            .join(ApiKeyRow, ApiKeyRow.partner_id == PartnerRow.id)
+            .where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoked_at.is_(None))
+        )
+        return _partner(row) if row else None
+
+    async def list_keys(self, partner_id: str) -> list[ApiKey]:
+        rows = await self.s.scalars(
+            select(ApiKeyRow).where(ApiKeyRow.partner_id == partner_id).order_by(ApiKeyRow.created_at)
+        )
+        return [_key(r) for r in rows]
+
+    async def revoke_key(self, partner_id: str | None, key_id: str, when: object) -> bool:
+        stmt = update(ApiKeyRow).where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None))
+        if partner_id is not None:
+            stmt = stmt.where(ApiKeyRow.partner_id == partner_id)
+        result = await self.s.execute(stmt.values(revoked_at=when))
+        return bool(getattr(result, "rowcount", 0))
+
+    async def add_line(self, line: Line) -> None:
+        self.s.add(
+            LineRow(
+                id=line.id,
+                partner_id=line.partner_id,
+                phone_number=line.phone_number,
+                sender_kind=line.sender_kind,
+                created_at=line.created_at,
+            )
+        )
+        await self.s.flush()
+
+    async def line_by_number(self, phone_number: str) -> Line | None:
+        row = await self.s.scalar(select(LineRow).where(LineRow.phone_number == phone_number))
+        return _line(row) if row else None
+
+    async def get_line(self, partner_id: str, line_id: str) -> Line | None:
+        row = await self.s.scalar(select(LineRow).where(LineRow.id == line_id, LineRow.partner_id == partner_id))
+        return _line(row) if row else None
+
+    async def list_lines(self, partner_id: str | None = None) -> list[Line]:
+        stmt = select(LineRow).order_by(LineRow.created_at, LineRow.phone_number)
+        if partner_id is not None:
+            stmt = stmt.where(LineRow.partner_id == partner_id)
+        return [_line(r) for r in await self.s.scalars(stmt)]

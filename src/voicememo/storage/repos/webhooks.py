@@ -1,0 +1,75 @@
+"""Webhook subscriptions (delivery itself comes with the job queue)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voicememo.domain.models import WebhookSubscription
+from voicememo.storage.tables import WebhookSubscriptionRow
+
+
+def _sub(row: WebhookSubscriptionRow) -> WebhookSubscription:
+    return WebhookSubscription(
+        id=row.id,
+        partner_id=row.partner_id,
+        target_url=row.target_url,
+        subscribed_events=tuple(row.subscribed_events),
+        phone_numbers=tuple(row.phone_numbers) if row.phone_numbers is not None else None,
+        is_active=row.is_active,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        signing_secret=row.signing_secret,
+    )
+
+
+class WebhookRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def add(self, sub: WebhookSubscription) -> None:
+        self.s.add(
+            WebhookSubscriptionRow(
+                id=sub.id,
+                partner_id=sub.partner_id,
+                target_url=sub.target_url,
+                subscribed_events=list(sub.subscribed_events),
+                phone_numbers=list(sub.phone_numbers) if sub.phone_numbers is not None else None,
+                signing_secret=sub.signing_secret,
+                is_active=sub.is_active,
+                created_at=sub.created_at,
+                updated_at=sub.updated_at,
+            )
+        )
+        await self.s.flush()
+
+    async def get(self, partner_id: str, sub_id: str) -> WebhookSubscription | None:
+        row = await self.s.scalar(
+            select(WebhookSubscriptionRow).where(
+                WebhookSubscriptionRow.partner_id == partner_id, WebhookSubscriptionRow.id == sub_id
+            )
+        )
+        return _sub(row) if row else None
+
+    async def list(self, partner_id: str) -> list[WebhookSubscription]:
+        rows = await self.s.scalars(
+            select(WebhookSubscriptionRow)
+            .where(WebhookSubscriptionRow.partner_id == partner_id)
+            .order_by(WebhookSubscriptionRow.created_at, WebhookSubscriptionRow.id)
+        )
+        return [_sub(r) for r in rows]
+
+    async def update(self, partner_id: str, sub_id: str, **values: object) -> None:
+        await self.s.execute(
+            update(WebhookSubscriptionRow)
+            .where(WebhookSubscriptionRow.partner_id == partner_id, WebhookSubscriptionRow.id == sub_id)
+            .values(**values)
+        )
+
+    async def delete(self, partner_id: str, sub_id: str) -> bool:
+        result = await self.s.execute(
+            delete(WebhookSubscriptionRow).where(
+                WebhookSubscriptionRow.partner_id == partner_id, WebhookSubscriptionRow.id == sub_id
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
