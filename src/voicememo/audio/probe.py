@@ -17,6 +17,7 @@ import av
 import av.error
 
 from voicememo.audio.formats import FORMATS, AudioFormat
+from voicememo.audio.headers import declared_samples
 from voicememo.audio.sniff import Sniffed, sniff_path
 from voicememo.errors import UnsupportedAudio
 
@@ -65,12 +66,12 @@ def probe_file(path: str | Path, time_limit: float = 120.0) -> AudioInfo:
             f"The {info.label} file could not be opened ({_reason(exc)}); it is probably truncated or corrupt."
         ) from exc
     try:
-        return _measure(container, sniffed, time_limit)
+        return _measure(container, str(path), sniffed, time_limit)
     finally:
         container.close()
 
 
-def _measure(container: Any, sniffed: Sniffed, time_limit: float) -> AudioInfo:
+def _measure(container: Any, path: str, sniffed: Sniffed, time_limit: float) -> AudioInfo:
     assert sniffed.format is not None
     info = FORMATS[sniffed.format]
     label = "MP4" if sniffed.format is AudioFormat.M4A else info.label
@@ -88,7 +89,7 @@ def _measure(container: Any, sniffed: Sniffed, time_limit: float) -> AudioInfo:
     decoded = _decode_all(container, stream, decoder, rate, info.label, time_limit)
     if decoded == 0:
         raise UnsupportedAudio(f"The {info.label} file contains no decodable audio.")
-    header = _header_samples(container, stream, rate)
+    header = declared_samples(path, sniffed.format) or _header_samples(container, stream, rate)
     header_ms = samples_to_ms(header, rate) if header else None
     samples = decoded
     if (info.exact_header or sniffed.variant == "xing") and header:

@@ -1,0 +1,42 @@
+# Two commands on a fresh machine (python3 and make are all it needs):
+#   make run    set up .venv, migrate, serve on the embedded default (SQLite + local files)
+#   make test   set up .venv, lint, type-check, run the whole test suite
+PYTHON ?= python3
+UV := .tools/bin/uv
+VENV := .venv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: setup run test lint typecheck unit bench clean
+
+$(UV): scripts/bootstrap_uv.py
+	$(PYTHON) scripts/bootstrap_uv.py $(UV)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.synced
+
+run: setup
+	$(if $(PORT),VOICEMEMO_PORT=$(PORT)) $(VENV)/bin/voicememo serve --dev
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+
+typecheck: setup
+	$(VENV)/bin/mypy src
+
+test: lint typecheck
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
+
+unit: setup
+	$(VENV)/bin/pytest tests/unit
+
+bench: setup
+	$(VENV)/bin/python benchmarks/probe.py
+
+clean:
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache

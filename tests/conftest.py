@@ -1,0 +1,38 @@
+"""Shared fixtures: generated audio, settings on a temp data dir, a real server on loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from audiogen import Made, make_corpus  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures" / "audio"
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Made]:
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def amr_wb_dtx() -> Path:
+    return FIXTURES / "speech-dtx.awb"
+
+
+@pytest.fixture
+def ffprobe() -> Iterator[str]:
+    """The ffprobe CLI for cross-checks; CI installs it and sets VOICEMEMO_REQUIRE_FFMPEG=1."""
+    path = shutil.which("ffprobe")
+    if path is None:
+        if os.environ.get("VOICEMEMO_REQUIRE_FFMPEG"):
+            pytest.fail("ffprobe is required here (install Debian's ffmpeg)")
+        pytest.skip("ffprobe not installed (cross-check only; CI installs it)")
+    yield path
