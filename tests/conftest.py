@@ -36,3 +36,8 @@ def ffprobe() -> Iterator[str]:
             pytest.fail("ffprobe is required here (install Debian's ffmpeg)")
         pytest.skip("ffprobe not installed (cross-check only; CI installs it)")
     yield path
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

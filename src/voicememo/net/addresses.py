@@ -52,10 +52,10 @@ def address_problem(ip: IPAddress, *, allow_private: bool = False) -> str | None
         return "a link-local address"
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
         return "a carrier-grade NAT (shared) address"
-    if ip.is_private:
-        return "a private-network address"
     if ip.is_reserved:
         return "a reserved address"
+    if ip.is_private:
+        return "a private-network address"
     if not ip.is_global:
         return "a non-public address"
     return None
