@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from voicememo.api import schemas as s
+from voicememo.audio.formats import sdk_content_type
 from voicememo.domain.models import (
     Attachment,
     AttachmentStatus,
@@ -149,7 +150,7 @@ class Presenter:
         return s.AttachmentOut(
             id=a.id,
             filename=a.filename,
-            content_type=a.content_type,
+            content_type=sdk_content_type(a.content_type),
             size_bytes=a.size_bytes,
             status=a.status.value,
             created_at=a.created_at,

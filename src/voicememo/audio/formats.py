@@ -44,6 +44,14 @@ FORMAT_BY_MIME: dict[str, AudioFormat] = {alias: fmt for fmt, info in FORMATS.it
 ACCEPTED_NAMES = "MP3, M4A, AAC, CAF, WAV, AIFF or AMR"
 
 
+#: The SDKs' attachment content-type enum spells WAV only as audio/x-wav; echo declared types in their words.
+_SDK_SPELLING = {"audio/wav": "audio/x-wav"}
+
+
+def sdk_content_type(content_type: str) -> str:
+    return _SDK_SPELLING.get(content_type, content_type)
+
+
 def format_for_content_type(content_type: str) -> AudioFormat | None:
     """Map a declared Content-Type (parameters and case ignored) to the format it names."""
     base = content_type.split(";", 1)[0].strip().lower()

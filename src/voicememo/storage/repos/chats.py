@@ -109,15 +109,10 @@ class ChatRepo:
         by_chat: dict[str, list[ChatHandle]] = defaultdict(list)
         for h in handle_rows:
             by_chat[h.chat_id].append(_handle(h))
-        numbers = dict(
-            (
-                await self.s.execute(
-                    select(LineRow.id, LineRow.phone_number).where(LineRow.id.in_({r.line_id for r in rows}))
-                )
-            )
-            .tuples()
-            .all()
+        line_rows = await self.s.execute(
+            select(LineRow.id, LineRow.phone_number).where(LineRow.id.in_({r.line_id for r in rows}))
         )
+        numbers = {line_id: number for line_id, number in line_rows}
         return [
             Chat(
                 id=r.id,
