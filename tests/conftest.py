@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from audiogen import Made, make_corpus  # noqa: E402
+from audiogen import Made, make_corpus
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audio"
 
@@ -28,14 +27,14 @@ def amr_wb_dtx() -> Path:
 
 
 @pytest.fixture
-def ffprobe() -> Iterator[str]:
+def ffprobe() -> str:
     """The ffprobe CLI for cross-checks; CI installs it and sets VOICEMEMO_REQUIRE_FFMPEG=1."""
     path = shutil.which("ffprobe")
     if path is None:
         if os.environ.get("VOICEMEMO_REQUIRE_FFMPEG"):
             pytest.fail("ffprobe is required here (install Debian's ffmpeg)")
         pytest.skip("ffprobe not installed (cross-check only; CI installs it)")
-    yield path
+    return path
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from typing import Any
 import linq
 import pytest
 import uvicorn
-from origin import Origin, https_origin
 
+from origin import Origin, https_origin
 from voicememo.api.app import create_app
 from voicememo.container import Container
 from voicememo.services.admin import NewPartner
@@ -82,7 +82,9 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Origin]:
 def server(tmp_path_factory: pytest.TempPathFactory, origin: Origin) -> Iterator[Server]:
     """The LAN/test configuration: private addresses and the origin's CA allowed for URL fetches."""
     with running_server(
-        tmp_path_factory.mktemp("server"), fetch_allow_private_networks=True, fetch_ca_bundle=origin.ca_file,
+        tmp_path_factory.mktemp("server"),
+        fetch_allow_private_networks=True,
+        fetch_ca_bundle=origin.ca_file,
         fetch_total_timeout=3.0,
     ) as s:
         yield s

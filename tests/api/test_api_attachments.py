@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 import linq
 import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
 from audiogen import Made
 from conftest import Server, Tenant
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 
 def error_of(call: object) -> linq.APIStatusError:
@@ -21,15 +22,22 @@ def test_create_upload_retrieve_delete(tenant: Tenant, corpus: dict[str, Made]) 
     data = corpus["aiff"].path.read_bytes()
     slot = tenant.client.attachments.create(filename="note.aiff", content_type="audio/x-aiff", size_bytes=len(data))
     assert slot.http_method == "PUT" and slot.required_headers == {"Content-Type": "audio/x-aiff"}
-    assert 14 * 60 < (slot.expires_at - tenant.client.attachments.retrieve(slot.attachment_id).created_at
-                      ).total_seconds() <= 15 * 60
+    assert (
+        14 * 60
+        < (slot.expires_at - tenant.client.attachments.retrieve(slot.attachment_id).created_at).total_seconds()
+        <= 15 * 60
+    )
     assert tenant.client.attachments.retrieve(slot.attachment_id).status == "pending"
     assert httpx.get(slot.download_url).status_code == 404  # nothing to download yet
     put = httpx.put(slot.upload_url, content=data, headers=slot.required_headers)
     assert put.status_code == 200 and put.json()["duration_ms"] == 3000
     got = tenant.client.attachments.retrieve(slot.attachment_id)
-    assert (got.status, got.size_bytes, got.filename, got.content_type) == ("complete", len(data), "note.aiff",
-                                                                          "audio/x-aiff")
+    assert (got.status, got.size_bytes, got.filename, got.content_type) == (
+        "complete",
+        len(data),
+        "note.aiff",
+        "audio/x-aiff",
+    )
     assert httpx.get(slot.download_url).content == data
     again = httpx.put(slot.upload_url, content=data, headers=slot.required_headers)
     assert again.status_code == 400 and "already uploaded" in again.json()["error"]["message"]
@@ -39,12 +47,15 @@ def test_create_upload_retrieve_delete(tenant: Tenant, corpus: dict[str, Made]) 
     assert (err.status_code, err.code) == (404, 2003)
 
 
-@pytest.mark.parametrize(("kwargs", "status", "code"), [
-    ({"content_type": "image/png"}, 400, 1005),
-    ({"size_bytes": 0}, 400, 1005),
-    ({"size_bytes": 104857601}, 413, 5001),
-    ({"filename": ""}, 400, 1005),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"content_type": "image/png"}, 400, 1005),
+        ({"size_bytes": 0}, 400, 1005),
+        ({"size_bytes": 104857601}, 413, 5001),
+        ({"filename": ""}, 400, 1005),
+    ],
+)
 def test_create_errors(tenant: Tenant, kwargs: dict[str, object], status: int, code: int) -> None:
     args: dict[str, object] = {"filename": "a.mp3", "content_type": "audio/mpeg", "size_bytes": 100, **kwargs}
     err = error_of(lambda: tenant.client.attachments.create(**args))  # type: ignore[arg-type]
@@ -52,18 +63,30 @@ def test_create_errors(tenant: Tenant, kwargs: dict[str, object], status: int, c
 
 
 def _slot(tenant: Tenant, data: bytes, content_type: str = "audio/wav") -> linq.types.AttachmentCreateResponse:
-    return tenant.client.attachments.create(filename="a.wav", content_type=content_type,  # type: ignore[arg-type]
-                                            size_bytes=len(data))
+    return tenant.client.attachments.create(
+        filename="a.wav",
+        content_type=content_type,  # type: ignore[arg-type]
+        size_bytes=len(data),
+    )
 
 
-@pytest.mark.parametrize(("mutate", "status", "code", "text"), [
-    (lambda url, data, headers: (url.replace("token=", "token=x"), data, headers), 403, 2005, "signature is not valid"),
-    (lambda url, data, headers: (url, data, {"Content-Type": "audio/mpeg"}), 400, 5006, "signed for 'audio/wav'"),
-    (lambda url, data, headers: (url, data + b"\x00" * 10, headers), 413, 5001, "must match"),
-    (lambda url, data, headers: (url, data[:-10], headers), 400, 1005, "must match"),
-])
-def test_bad_puts_are_refused_and_leave_it_pending(tenant: Tenant, corpus: dict[str, Made], mutate: object,
-                                                   status: int, code: int, text: str) -> None:
+@pytest.mark.parametrize(
+    ("mutate", "status", "code", "text"),
+    [
+        (
+            lambda url, data, headers: (url.replace("token=", "token=x"), data, headers),
+            403,
+            2005,
+            "signature is not valid",
+        ),
+        (lambda url, data, headers: (url, data, {"Content-Type": "audio/mpeg"}), 400, 5006, "signed for 'audio/wav'"),
+        (lambda url, data, headers: (url, data + b"\x00" * 10, headers), 413, 5001, "must match"),
+        (lambda url, data, headers: (url, data[:-10], headers), 400, 1005, "must match"),
+    ],
+)
+def test_bad_puts_are_refused_and_leave_it_pending(
+    tenant: Tenant, corpus: dict[str, Made], mutate: object, status: int, code: int, text: str
+) -> None:
     data = corpus["wav-u8"].path.read_bytes()
     slot = _slot(tenant, data)
     assert callable(mutate)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import linq
 import pytest
-from conftest import Server, Tenant
 from helpers import new_chat, new_handle
+
+from conftest import Server, Tenant
 
 TEXT = {"parts": [{"type": "text", "value": "hi"}]}
 
@@ -54,18 +55,21 @@ def test_email_handles(tenant: Tenant) -> None:
     assert chat.handles[1].handle == "someone@example.com" and chat.service == "iMessage"
 
 
-@pytest.mark.parametrize(("kwargs", "status", "code"), [
-    ({"from_": "+15550000000"}, 403, 2006),
-    ({"from_": "5550000000"}, 400, 1002),
-    ({"to": []}, 400, 1001),
-    ({"to": ["not-a-handle"]}, 400, 1005),
-    ({"to": ["+1 555 000"]}, 400, 1002),
-    ({"message": {"parts": []}}, 400, 1001),
-    ({"message": {"parts": [{"type": "text", "value": ""}]}}, 400, 1001),
-    ({"message": {"parts": [{"type": "media", "url": "https://x.example/a.png"}]}}, 400, 1005),
-    ({"message": {"parts": [{"type": "media", "attachment_id": "missing"}]}}, 404, 2003),
-    ({"to": [f"+1777000{i:04d}" for i in range(32)]}, 400, 1005),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"from_": "+15550000000"}, 403, 2006),
+        ({"from_": "5550000000"}, 400, 1002),
+        ({"to": []}, 400, 1001),
+        ({"to": ["not-a-handle"]}, 400, 1005),
+        ({"to": ["+1 555 000"]}, 400, 1002),
+        ({"message": {"parts": []}}, 400, 1001),
+        ({"message": {"parts": [{"type": "text", "value": ""}]}}, 400, 1001),
+        ({"message": {"parts": [{"type": "media", "url": "https://x.example/a.png"}]}}, 400, 1005),
+        ({"message": {"parts": [{"type": "media", "attachment_id": "missing"}]}}, 404, 2003),
+        ({"to": [f"+1777000{i:04d}" for i in range(32)]}, 400, 1005),
+    ],
+)
 def test_create_errors(tenant: Tenant, kwargs: dict[str, object], status: int, code: int) -> None:
     args: dict[str, object] = {"from_": tenant.line, "to": [new_handle()], "message": TEXT, **kwargs}
     err = error_of(lambda: tenant.client.chats.create(**args))  # type: ignore[arg-type]

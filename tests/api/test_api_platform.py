@@ -7,9 +7,10 @@ import re
 import httpx
 import linq
 import pytest
+from helpers import new_chat, new_handle, upload_file
+
 from audiogen import Made
 from conftest import Server, Tenant
-from helpers import new_chat, new_handle, upload_file
 
 
 def error_of(call: object) -> linq.APIStatusError:
@@ -55,16 +56,21 @@ def test_every_response_has_a_trace_id_and_errors_repeat_it(server: Server, tena
     assert httpx.get(err.doc_url).json()["code"] == 2001
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    (b"{not json", 1003),
-    (b"[1, 2]", 1003),
-    (b'{"from": 5, "to": ["+15551234567"], "message": {}}', 1003),
-    (b'{"to": ["+15551234567"], "message": {}}', 1001),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{not json", 1003),
+        (b"[1, 2]", 1003),
+        (b'{"from": 5, "to": ["+15551234567"], "message": {}}', 1003),
+        (b'{"to": ["+15551234567"], "message": {}}', 1001),
+    ],
+)
 def test_malformed_bodies(server: Server, tenant: Tenant, body: bytes, code: int) -> None:
-    response = httpx.post(f"{server.base_url}/v3/chats", content=body,
-                          headers={"Authorization": f"Bearer {tenant.partner.api_key.secret}",
-                                   "Content-Type": "application/json"})
+    response = httpx.post(
+        f"{server.base_url}/v3/chats",
+        content=body,
+        headers={"Authorization": f"Bearer {tenant.partner.api_key.secret}", "Content-Type": "application/json"},
+    )
     assert (response.status_code, response.json()["error"]["code"]) == (400, code)
 
 
@@ -79,8 +85,11 @@ def test_idempotency_key_replays_the_first_response(tenant: Tenant, corpus: dict
     assert second.headers["idempotent-replayed"] == "true"
     memos = [m for m in tenant.client.chats.messages.list(chat_id) if m.parts and m.parts[0].type == "media"]
     assert len(memos) == 1, "the retry must not send a second memo"
-    err = error_of(lambda: tenant.client.chats.send_voicememo(
-        chat_id, voice_memo_url="https://example.com/other.mp3", extra_headers={"Idempotency-Key": "memo-1"}))
+    err = error_of(
+        lambda: tenant.client.chats.send_voicememo(
+            chat_id, voice_memo_url="https://example.com/other.mp3", extra_headers={"Idempotency-Key": "memo-1"}
+        )
+    )
     assert err.status_code == 422
     third = send(chat_id, attachment_id=attachment_id, extra_headers={"Idempotency-Key": "memo-2"})
     assert third.parse().voice_memo.id != first.parse().voice_memo.id
@@ -88,10 +97,15 @@ def test_idempotency_key_replays_the_first_response(tenant: Tenant, corpus: dict
 
 def test_idempotency_keys_are_per_partner(tenant: Tenant, other_tenant: Tenant) -> None:
     headers = {"Idempotency-Key": "shared-key"}
-    mine = tenant.client.chats.create(from_=tenant.line, to=[new_handle()], extra_headers=headers,
-                                      message={"parts": [{"type": "text", "value": "a"}]})
-    theirs = other_tenant.client.chats.create(from_=other_tenant.line, to=[new_handle()], extra_headers=headers,
-                                              message={"parts": [{"type": "text", "value": "a"}]})
+    mine = tenant.client.chats.create(
+        from_=tenant.line, to=[new_handle()], extra_headers=headers, message={"parts": [{"type": "text", "value": "a"}]}
+    )
+    theirs = other_tenant.client.chats.create(
+        from_=other_tenant.line,
+        to=[new_handle()],
+        extra_headers=headers,
+        message={"parts": [{"type": "text", "value": "a"}]},
+    )
     assert mine.chat.id != theirs.chat.id
 
 
@@ -105,8 +119,11 @@ def test_errors_are_not_stored_as_idempotent_results_when_retryable(tenant: Tena
 
 def test_webhook_subscription_crud(tenant: Tenant) -> None:
     subs = tenant.client.webhook_subscriptions
-    created = subs.create(target_url="https://hooks.example.com/voicememo",
-                          subscribed_events=["message.sent", "message.failed"], phone_numbers=[tenant.line])
+    created = subs.create(
+        target_url="https://hooks.example.com/voicememo",
+        subscribed_events=["message.sent", "message.failed"],
+        phone_numbers=[tenant.line],
+    )
     assert created.signing_secret.startswith("whsec_") and created.is_active
     fetched = subs.retrieve(created.id)
     assert "signing_secret" not in fetched.model_dump() and fetched.phone_numbers == [tenant.line]
@@ -118,14 +135,20 @@ def test_webhook_subscription_crud(tenant: Tenant) -> None:
     assert err.status_code == 404
 
 
-@pytest.mark.parametrize(("kwargs", "text"), [
-    ({"subscribed_events": ["poll.sent"]}, "this server emits"),
-    ({"target_url": "ftp://hooks.example.com"}, "must be an HTTPS URL"),
-    ({"phone_numbers": ["+15550009999"]}, "not one of your lines"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "text"),
+    [
+        ({"subscribed_events": ["poll.sent"]}, "this server emits"),
+        ({"target_url": "ftp://hooks.example.com"}, "must be an HTTPS URL"),
+        ({"phone_numbers": ["+15550009999"]}, "not one of your lines"),
+    ],
+)
 def test_webhook_subscription_errors(tenant: Tenant, kwargs: dict[str, object], text: str) -> None:
-    args: dict[str, object] = {"target_url": "https://hooks.example.com", "subscribed_events": ["message.sent"],
-                               **kwargs}
+    args: dict[str, object] = {
+        "target_url": "https://hooks.example.com",
+        "subscribed_events": ["message.sent"],
+        **kwargs,
+    }
     err = error_of(lambda: tenant.client.webhook_subscriptions.create(**args))  # type: ignore[arg-type]
     assert (err.status_code, err.code) == (400, 1005) and text in err.response.json()["error"]["message"]
 
@@ -134,8 +157,15 @@ def test_openapi_describes_what_we_serve(server: Server) -> None:
     spec = httpx.get(f"{server.base_url}/openapi.json").json()
     memo = spec["paths"]["/v3/chats/{chat_id}/voicememo"]["post"]
     assert "202" in memo["responses"] and memo["operationId"] == "chats_send_voicememo"
-    for path in ("/v3/phone_numbers", "/v3/chats", "/v3/attachments", "/v3/messages/{message_id}",
-                 "/v3/webhook-subscriptions", "/uploads/{attachment_id}", "/media/{attachment_id}/{filename}"):
+    for path in (
+        "/v3/phone_numbers",
+        "/v3/chats",
+        "/v3/attachments",
+        "/v3/messages/{message_id}",
+        "/v3/webhook-subscriptions",
+        "/uploads/{attachment_id}",
+        "/media/{attachment_id}/{filename}",
+    ):
         assert path in spec["paths"], path
 
 

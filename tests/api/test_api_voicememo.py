@@ -5,17 +5,23 @@ from __future__ import annotations
 import httpx
 import linq
 import pytest
+from helpers import new_chat, new_handle, upload, upload_file
+
 from audiogen import Made
 from conftest import Server, Tenant
-from helpers import new_chat, new_handle, upload, upload_file
 from origin import Origin
-
 from voicememo.audio.probe import probe_file
 
 MIME = {
-    "mp3-xing": "audio/mpeg", "mp3-vbr-noxing": "audio/mpeg", "m4a-moov-last": "audio/x-m4a",
-    "m4a-moov-first": "audio/mp4", "adts": "audio/aac", "caf-pcm": "audio/x-caf", "wav-s16": "audio/wav",
-    "aifc": "audio/aiff", "amr-nb-dtx": "audio/amr",
+    "mp3-xing": "audio/mpeg",
+    "mp3-vbr-noxing": "audio/mpeg",
+    "m4a-moov-last": "audio/x-m4a",
+    "m4a-moov-first": "audio/mp4",
+    "adts": "audio/aac",
+    "caf-pcm": "audio/x-caf",
+    "wav-s16": "audio/wav",
+    "aifc": "audio/aiff",
+    "amr-nb-dtx": "audio/amr",
 }
 CANONICAL = {"audio/mp4": "audio/x-m4a"}
 
@@ -58,9 +64,13 @@ def test_memo_reads_back_as_a_media_part_and_downloads(tenant: Tenant, corpus: d
     part = message.parts[0]
     assert isinstance(part, linq.types.shared.MediaPartResponse)
     assert (part.id, part.filename, part.mime_type, part.size_bytes) == (
-        attachment_id, "Voice 001.m4a", "audio/x-m4a", len(data))
+        attachment_id,
+        "Voice 001.m4a",
+        "audio/x-m4a",
+        len(data),
+    )
     listed = list(tenant.client.chats.messages.list(chat_id))
-    assert [m.id for m in listed][0] == sent.id  # newest first, after the chat's first text message
+    assert next(m.id for m in listed) == sent.id  # newest first, after the chat's first text message
 
     got = httpx.get(part.url)
     assert got.status_code == 200 and got.content == data
@@ -79,7 +89,10 @@ def test_send_by_url_from_local_https_origin(tenant: Tenant, origin: Origin, cor
     chat_id = new_chat(tenant.client, tenant.line)
     sent = tenant.client.chats.send_voicememo(chat_id, voice_memo_url=url).voice_memo
     assert (sent.voice_memo.filename, sent.voice_memo.mime_type, sent.voice_memo.duration_ms) == (
-        "greeting.mp3", "audio/mpeg", 3000)
+        "greeting.mp3",
+        "audio/mpeg",
+        3000,
+    )
     assert httpx.get(sent.voice_memo.url).content == made.path.read_bytes()
     stored = tenant.client.attachments.retrieve(sent.voice_memo.id)
     assert stored.status == "complete"
@@ -98,13 +111,16 @@ def status_error(call: object) -> linq.APIStatusError:
     return info.value
 
 
-@pytest.mark.parametrize(("body", "status", "code", "text"), [
-    ({}, 400, 1001, "One of voice_memo_url"),
-    ({"voice_memo_url": "https://x.example/a.mp3", "attachment_id": "a"}, 400, 1005, "not both"),
-    ({"voice_memo_url": "http://example.com/a.mp3"}, 400, 1005, "must be an HTTPS URL"),
-    ({"voice_memo_url": "file:///etc/passwd"}, 400, 1005, "must be an HTTPS URL"),
-    ({"attachment_id": "00000000-0000-4000-8000-000000000000"}, 404, 2003, "not found"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code", "text"),
+    [
+        ({}, 400, 1001, "One of voice_memo_url"),
+        ({"voice_memo_url": "https://x.example/a.mp3", "attachment_id": "a"}, 400, 1005, "not both"),
+        ({"voice_memo_url": "http://example.com/a.mp3"}, 400, 1005, "must be an HTTPS URL"),
+        ({"voice_memo_url": "file:///etc/passwd"}, 400, 1005, "must be an HTTPS URL"),
+        ({"attachment_id": "00000000-0000-4000-8000-000000000000"}, 404, 2003, "not found"),
+    ],
+)
 def test_request_errors(tenant: Tenant, body: dict[str, str], status: int, code: int, text: str) -> None:
     chat_id = new_chat(tenant.client, tenant.line)
     err = status_error(lambda: tenant.client.chats.send_voicememo(chat_id, **body))  # type: ignore[arg-type]
@@ -117,21 +133,23 @@ def test_unknown_chat(tenant: Tenant) -> None:
     assert (err.status_code, err.code) == (404, 2001)
 
 
-@pytest.mark.parametrize(("path", "status", "code", "text"), [
-    ("/status/404", 400, 5002, "answered HTTP 404 Not Found"),
-    ("/status/503", 400, 5002, "answered HTTP 503"),
-    ("/to-http", 400, 5002, "non-HTTPS"),
-    ("/redirect/4/x.mp3", 400, 5002, "redirected more than 3 times"),
-    ("/declared-big", 413, 5001, "the limit is 10,485,760 bytes"),
-    ("/slow", 400, 5002, "took longer than 3 s"),
-])
-def test_url_download_failures(tenant: Tenant, origin: Origin, path: str, status: int, code: int,
-                               text: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "status", "code", "text"),
+    [
+        ("/status/404", 400, 5002, "answered HTTP 404 Not Found"),
+        ("/status/503", 400, 5002, "answered HTTP 503"),
+        ("/to-http", 400, 5002, "non-HTTPS"),
+        ("/redirect/4/x.mp3", 400, 5002, "redirected more than 3 times"),
+        ("/declared-big", 413, 5001, "the limit is 10,485,760 bytes"),
+        ("/slow", 400, 5002, "took longer than 3 s"),
+    ],
+)
+def test_url_download_failures(tenant: Tenant, origin: Origin, path: str, status: int, code: int, text: str) -> None:
     chat_id = new_chat(tenant.client, tenant.line)
     err = status_error(lambda: tenant.client.chats.send_voicememo(chat_id, voice_memo_url=origin.base + path))
     assert (err.status_code, err.code) == (status, code)
     assert text in err.body["message"]  # type: ignore[index]
-    assert list(tenant.client.chats.messages.list(chat_id))[0].parts[0].type == "text"  # type: ignore[index]
+    assert next(iter(tenant.client.chats.messages.list(chat_id))).parts[0].type == "text"  # type: ignore[index]
 
 
 def test_url_that_is_not_audio(tenant: Tenant, origin: Origin) -> None:
@@ -146,8 +164,12 @@ def test_strict_server_refuses_loopback_urls(strict_server: Server, origin: Orig
     made = strict_server.new_partner()
     client = strict_server.client(made.api_key.secret)
     chat_id = new_chat(client, made.line.phone_number)
-    for url in (f"{origin.base}/files/x.mp3", "https://127.0.0.1/a.mp3", "https://2130706433/a.mp3",
-                "https://[::ffff:169.254.169.254]/latest/meta-data"):
+    for url in (
+        f"{origin.base}/files/x.mp3",
+        "https://127.0.0.1/a.mp3",
+        "https://2130706433/a.mp3",
+        "https://[::ffff:169.254.169.254]/latest/meta-data",
+    ):
         err = status_error(lambda url=url: client.chats.send_voicememo(chat_id, voice_memo_url=url))
         assert (err.status_code, err.code) == (400, 5002)
         assert "only public internet addresses are fetched" in err.body["message"]  # type: ignore[index]
@@ -174,8 +196,7 @@ def test_pending_failed_and_deleted_attachments(tenant: Tenant, corpus: dict[str
     assert (err.status_code, err.code) == (404, 2003)
 
 
-def test_another_partners_objects_are_plain_404s(tenant: Tenant, other_tenant: Tenant,
-                                                 corpus: dict[str, Made]) -> None:
+def test_another_partners_objects_are_plain_404s(tenant: Tenant, other_tenant: Tenant, corpus: dict[str, Made]) -> None:
     mine = upload_file(tenant.client, corpus["wav-u8"].path, "audio/wav")
     my_chat = new_chat(tenant.client, tenant.line)
     sent = tenant.client.chats.send_voicememo(my_chat, attachment_id=mine).voice_memo
@@ -208,15 +229,18 @@ def test_left_chat_is_a_permanent_409(tenant: Tenant, corpus: dict[str, Made]) -
 def test_stray_from_field_is_ignored(server: Server, tenant: Tenant, corpus: dict[str, Made]) -> None:
     chat_id = new_chat(tenant.client, tenant.line)
     attachment_id = upload_file(tenant.client, corpus["wav-u8"].path, "audio/wav")
-    response = httpx.post(f"{server.base_url}/v3/chats/{chat_id}/voicememo",
-                          json={"attachment_id": attachment_id, "from": "+19999999999"},
-                          headers={"Authorization": f"Bearer {tenant.partner.api_key.secret}"})
+    response = httpx.post(
+        f"{server.base_url}/v3/chats/{chat_id}/voicememo",
+        json={"attachment_id": attachment_id, "from": "+19999999999"},
+        headers={"Authorization": f"Bearer {tenant.partner.api_key.secret}"},
+    )
     assert response.status_code == 202
     assert response.json()["voice_memo"]["from"] == tenant.line
 
 
 def test_sms_chat_reports_its_service(tenant: Tenant, corpus: dict[str, Made]) -> None:
     chat_id = new_chat(tenant.client, tenant.line, new_handle(last_digit=9))
-    sent = tenant.client.chats.send_voicememo(chat_id, attachment_id=upload_file(
-        tenant.client, corpus["wav-u8"].path, "audio/wav")).voice_memo
+    sent = tenant.client.chats.send_voicememo(
+        chat_id, attachment_id=upload_file(tenant.client, corpus["wav-u8"].path, "audio/wav")
+    ).voice_memo
     assert sent.service == "SMS" and sent.chat.service == "SMS"

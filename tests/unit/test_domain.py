@@ -11,18 +11,21 @@ from voicememo.errors import InvalidParameter, InvalidPhoneNumber
 from voicememo.senders.sandbox import SandboxSender
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("+14155550123", "+14155550123"),
-    (" +442071838750 ", "+442071838750"),
-    ("Ana@Example.COM", "ana@example.com"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+14155550123", "+14155550123"),
+        (" +442071838750 ", "+442071838750"),
+        ("Ana@Example.COM", "ana@example.com"),
+    ],
+)
 def test_handles_normalised(raw: str, expected: str) -> None:
     assert normalize_handle(raw) == expected
 
 
 @pytest.mark.parametrize("raw", ["+0123", "14155550123", "+1 415 555 0123", "+1234567890123456"])
 def test_bad_numbers(raw: str) -> None:
-    with pytest.raises(InvalidPhoneNumber, match="E.164"):
+    with pytest.raises(InvalidPhoneNumber, match=r"E\.164"):
         normalize_handle(raw)
 
 
@@ -32,10 +35,16 @@ def test_bad_handles(raw: str) -> None:
         normalize_handle(raw)
 
 
-@pytest.mark.parametrize(("handle", "service"), [
-    ("a@b.co", Service.IMESSAGE), ("+15550001230", Service.IMESSAGE), ("+15550001237", Service.IMESSAGE),
-    ("+15550001238", Service.RCS), ("+15550001239", Service.SMS),
-])
+@pytest.mark.parametrize(
+    ("handle", "service"),
+    [
+        ("a@b.co", Service.IMESSAGE),
+        ("+15550001230", Service.IMESSAGE),
+        ("+15550001237", Service.IMESSAGE),
+        ("+15550001238", Service.RCS),
+        ("+15550001239", Service.SMS),
+    ],
+)
 def test_sandbox_service_rule(handle: str, service: Service) -> None:
     assert SandboxSender().service_for(handle) is service
 
@@ -46,14 +55,17 @@ def test_chat_service_is_the_weakest_common_one() -> None:
     assert chat_service([Service.RCS, Service.SMS, Service.IMESSAGE]) is Service.SMS
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("memo.m4a", "memo.m4a"),
-    ("../../etc/passwd", "passwd"),
-    ("C:\\Users\\me\\Voice 001.m4a", "Voice 001.m4a"),
-    ('a<b>:"c".mp3', "a_b_c_.mp3"),
-    ("", "voice-memo.mp3"),
-    ("...", "voice-memo.mp3"),
-    ("x" * 300 + ".mp3", "x" * 251 + ".mp3"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("memo.m4a", "memo.m4a"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\Voice 001.m4a", "Voice 001.m4a"),
+        ('a<b>:"c".mp3', "a_b_c_.mp3"),
+        ("", "voice-memo.mp3"),
+        ("...", "voice-memo.mp3"),
+        ("x" * 300 + ".mp3", "x" * 251 + ".mp3"),
+    ],
+)
 def test_filenames(name: str, expected: str) -> None:
     assert sanitize_filename(name, "voice-memo", "mp3") == expected

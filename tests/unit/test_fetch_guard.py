@@ -26,12 +26,15 @@ def resolver_for(answers: dict[str, list[str]]):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("url", "message"), [
-    ("http://example.com/a.mp3", "must be an HTTPS URL"),
-    ("ftp://example.com/a.mp3", "must be an HTTPS URL"),
-    ("https://user:pw@example.com/a.mp3", "must not contain a user name or password"),
-    ("not a url", "must be an HTTPS URL"),
-])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://example.com/a.mp3", "must be an HTTPS URL"),
+        ("ftp://example.com/a.mp3", "must be an HTTPS URL"),
+        ("https://user:pw@example.com/a.mp3", "must not contain a user name or password"),
+        ("not a url", "must be an HTTPS URL"),
+    ],
+)
 async def test_refused_before_any_lookup(tmp_path: Path, url: str, message: str) -> None:
     resolve = resolver_for({})
     with pytest.raises(InvalidParameter, match=message):
@@ -40,12 +43,15 @@ async def test_refused_before_any_lookup(tmp_path: Path, url: str, message: str)
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("answers", "message"), [
-    (["10.0.0.7"], "resolves to 10.0.0.7, a private-network address"),
-    (["93.184.216.34", "127.0.0.1"], "resolves to 127.0.0.1, a loopback address"),
-    (["169.254.169.254"], "the cloud metadata address"),
-    (["::ffff:10.0.0.1"], "an IPv6 form of 10.0.0.1, a private-network address"),
-])
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        (["10.0.0.7"], "resolves to 10.0.0.7, a private-network address"),
+        (["93.184.216.34", "127.0.0.1"], "resolves to 127.0.0.1, a loopback address"),
+        (["169.254.169.254"], "the cloud metadata address"),
+        (["::ffff:10.0.0.1"], "an IPv6 form of 10.0.0.1, a private-network address"),
+    ],
+)
 async def test_private_answers_are_refused(tmp_path: Path, answers: list[str], message: str) -> None:
     fetcher = SafeFetcher(FetchPolicy(), resolver_for({"cdn.example": answers}))
     with pytest.raises(FetchFailed, match=message):

@@ -10,15 +10,26 @@ from pathlib import Path
 import av
 import av.error
 import pytest
+
 from audiogen import Made, voice_signal
 from bitstreams import adts_frames, amr_frame_types, mp3_frames
-
 from voicememo.audio.probe import probe_file, samples_to_ms
 from voicememo.errors import UnsupportedAudio
 
 # Formats whose container states the exact input length: we must report exactly the encoded input.
-EXACT = ["mp3-xing", "m4a-moov-last", "m4a-moov-first", "wav-s16", "wav-s24-stereo", "wav-f32", "wav-u8",
-         "wav-mulaw", "aiff", "aifc", "caf-pcm"]
+EXACT = [
+    "mp3-xing",
+    "m4a-moov-last",
+    "m4a-moov-first",
+    "wav-s16",
+    "wav-s24-stereo",
+    "wav-f32",
+    "wav-u8",
+    "wav-mulaw",
+    "aiff",
+    "aifc",
+    "caf-pcm",
+]
 
 
 @pytest.mark.parametrize("name", EXACT)
@@ -89,8 +100,12 @@ def test_amr_wb_with_dtx_fixture(amr_wb_dtx: Path) -> None:
 # ffprobe ignores LAME's gapless trim (reports +30 ms on mp3-xing), so that one is not compared.
 @pytest.mark.parametrize("name", [n for n in EXACT if n != "mp3-xing"])
 def test_ffprobe_agrees_where_it_is_exact(corpus: dict[str, Made], name: str, ffprobe: str) -> None:
-    out = subprocess.run([ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
-                          str(corpus[name].path)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(corpus[name].path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert round(float(out) * 1000) == probe_file(corpus[name].path).duration_ms
 
 
@@ -100,10 +115,12 @@ def _truncate(src: Path, dst: Path, share: float) -> Path:
     return dst
 
 
-@pytest.mark.parametrize(("name", "label"), [("mp3-xing", "MP3"), ("wav-s16", "WAV"), ("aiff", "AIFF"),
-                                             ("caf-pcm", "CAF")])
-def test_truncated_files_are_refused_with_both_lengths(corpus: dict[str, Made], tmp_path: Path, name: str,
-                                                       label: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "label"), [("mp3-xing", "MP3"), ("wav-s16", "WAV"), ("aiff", "AIFF"), ("caf-pcm", "CAF")]
+)
+def test_truncated_files_are_refused_with_both_lengths(
+    corpus: dict[str, Made], tmp_path: Path, name: str, label: str
+) -> None:
     path = _truncate(corpus[name].path, tmp_path / corpus[name].path.name, 0.5)
     with pytest.raises(UnsupportedAudio, match=rf"^{label} truncated: header says 3000 ms, 1[0-9]{{3}} ms decodable\."):
         probe_file(path)
@@ -117,7 +134,7 @@ def test_truncated_fast_start_m4a(corpus: dict[str, Made], tmp_path: Path) -> No
 
 def test_m4a_cut_before_its_index(corpus: dict[str, Made], tmp_path: Path) -> None:
     path = _truncate(corpus["m4a-moov-last"].path, tmp_path / "cut.m4a", 0.5)
-    with pytest.raises(UnsupportedAudio, match="could not be opened .* truncated or corrupt"):
+    with pytest.raises(UnsupportedAudio, match=r"could not be opened .* truncated or corrupt"):
         probe_file(path)
 
 
@@ -143,15 +160,18 @@ def test_video_only_mp4_is_refused(tmp_path: Path) -> None:
                 out.mux(packet)
         for packet in stream.encode(None):
             out.mux(packet)
-    with pytest.raises(UnsupportedAudio, match="^MP4 with no audio track"):
+    with pytest.raises(UnsupportedAudio, match=r"^MP4 with no audio track"):
         probe_file(path)
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    (b"", "it looks like an empty file (0 bytes)"),
-    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "it looks like a PNG image"),
-    (b"<html><body>Not found</body></html>", "it looks like an HTML page"),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", "it looks like an empty file (0 bytes)"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "it looks like a PNG image"),
+        (b"<html><body>Not found</body></html>", "it looks like an HTML page"),
+    ],
+)
 def test_non_audio_is_refused_with_what_it_looks_like(tmp_path: Path, data: bytes, expected: str) -> None:
     path = tmp_path / "memo.m4a"
     path.write_bytes(data)
@@ -162,6 +182,5 @@ def test_non_audio_is_refused_with_what_it_looks_like(tmp_path: Path, data: byte
 def test_silence_only_wav_is_fine_and_measured(tmp_path: Path) -> None:
     from audiogen import encode
 
-    made = encode(tmp_path / "quiet.wav", fmt="wav", codec="pcm_s16le", rate=8000,
-                  signal=voice_signal(1.0, 8000) * 0)
+    made = encode(tmp_path / "quiet.wav", fmt="wav", codec="pcm_s16le", rate=8000, signal=voice_signal(1.0, 8000) * 0)
     assert probe_file(made.path).duration_ms == 1000

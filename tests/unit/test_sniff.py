@@ -7,8 +7,8 @@ import struct
 from pathlib import Path
 
 import pytest
-from audiogen import Made
 
+from audiogen import Made
 from voicememo.audio.formats import AudioFormat
 from voicememo.audio.sniff import sniff_path, sniff_stream
 
@@ -105,8 +105,10 @@ NOT_AUDIO = [
     (b"OggS\x00\x02" + b"\x00" * 30, "Ogg audio (Opus or Vorbis), which is not supported"),
     (b"fLaC\x00\x00\x00\x22" + b"\x00" * 30, "FLAC audio, which is not supported"),
     (b"\x1a\x45\xdf\xa3" + b"\x00" * 30, "a Matroska/WebM file, which is not supported"),
-    (b"  <!DOCTYPE html><html><body>404</body></html>", "an HTML page (the URL may point to a web page instead "
-                                                       "of the file)"),
+    (
+        b"  <!DOCTYPE html><html><body>404</body></html>",
+        "an HTML page (the URL may point to a web page instead of the file)",
+    ),
     (b'{"error": "not found"}', "JSON text"),
     (b"just some words\n", "plain text"),
     (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "a WebP image"),

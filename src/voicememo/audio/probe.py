@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,7 @@ def _decoder_for(stream: Any, sniffed: Sniffed) -> tuple[Any, int]:
     """The stream's own decoder, except AMR: FFmpeg's native AMR decoders reject DTX frames."""
     if sniffed.format is AudioFormat.AMR:
         name, rate = _AMR_DECODERS[sniffed.variant]
-        ctx = av.CodecContext.create(name, "r")
+        ctx: Any = av.CodecContext.create(name, "r")
         ctx.sample_rate = rate
         ctx.layout = "mono"
         return ctx, rate
@@ -146,9 +147,9 @@ def _decode_all(container: Any, stream: Any, decoder: Any, rate: int, label: str
 def _header_samples(container: Any, stream: Any, rate: int) -> int | None:
     """The length the container states, in samples at the decoder's rate, if it states one."""
     if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
-        return round(stream.duration * stream.time_base * rate)
+        return round(Fraction(stream.duration) * Fraction(stream.time_base) * rate)
     if container.duration is not None and container.duration > 0:
-        return round(container.duration * rate / 1_000_000)
+        return round(Fraction(int(container.duration), 1_000_000) * rate)
     return None
 
 

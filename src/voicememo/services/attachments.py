@@ -96,7 +96,7 @@ class AttachmentService:
         body: AsyncIterator[bytes],
     ) -> Attachment:
         claims = self._verify(attachment_id, token)
-        partner_id, size, declared = str(claims["p"]), int(claims["s"]), str(claims["t"])
+        partner_id, size, declared = str(claims["p"]), int(str(claims["s"])), str(claims["t"])
         if (content_type or "").split(";", 1)[0].strip().lower() != declared:
             raise ContentTypeMismatch(
                 f"The upload's Content-Type is {content_type or 'missing'!r}; this URL was signed for "

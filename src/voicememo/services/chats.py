@@ -179,7 +179,7 @@ class ChatService:
             raise ChatNotFound()
         return chat
 
-    async def list(
+    async def search(
         self, partner_id: str, from_number: str | None, to: str | None, limit: int, cursor: str | None
     ) -> tuple[list[Chat], str | None]:
         if not 1 <= limit <= 100:
@@ -188,7 +188,7 @@ class ChatService:
             require_e164(from_number, "from")
         handle = normalize_handle(to) if to else None
         async with self.ctx.db.read() as s:
-            chats = await ChatRepo(s).list(
+            chats = await ChatRepo(s).search(
                 partner_id, from_number=from_number, to_handle=handle, limit=limit + 1, cursor=cursor
             )
         more = len(chats) > limit

@@ -61,9 +61,9 @@ class WebhookService:
             raise WebhookSubscriptionNotFound()
         return sub
 
-    async def list(self, partner_id: str) -> list[WebhookSubscription]:
+    async def list_all(self, partner_id: str) -> list[WebhookSubscription]:
         async with self.ctx.db.read() as s:
-            return await WebhookRepo(s).list(partner_id)
+            return await WebhookRepo(s).list_all(partner_id)
 
     async def update(self, partner_id: str, sub_id: str, changes: dict[str, Any]) -> WebhookSubscription:
         values: dict[str, Any] = {}

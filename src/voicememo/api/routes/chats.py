@@ -31,7 +31,7 @@ async def list_chats(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> s.ChatListResponse:
-    chats, next_cursor = await c.chats.list(partner.id, from_, to, limit, cursor)
+    chats, next_cursor = await c.chats.search(partner.id, from_, to, limit, cursor)
     return s.ChatListResponse(chats=[p.chat(chat) for chat in chats], next_cursor=next_cursor)
 
 

@@ -53,13 +53,10 @@ async def upload(attachment_id: str, token: Annotated[str, Query()], request: Re
     )
 
 
-@router.api_route(
-    "/media/{attachment_id}/{filename}",
-    methods=["GET", "HEAD"],
-    tags=["media"],
-    operation_id="media_download",
-    response_class=FileResponse,
+@router.get(
+    "/media/{attachment_id}/{filename}", tags=["media"], operation_id="media_download", response_class=FileResponse
 )
+@router.head("/media/{attachment_id}/{filename}", include_in_schema=False)
 async def download(attachment_id: str, filename: str, request: Request, c: ContainerDep) -> Response:
     attachment = await c.attachments.public(attachment_id)
     assert attachment.blob_key is not None

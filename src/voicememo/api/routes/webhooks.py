@@ -25,7 +25,7 @@ async def list_subscriptions(
     partner: CurrentPartner, c: ContainerDep, p: PresenterDep
 ) -> s.WebhookSubscriptionListResponse:
     return s.WebhookSubscriptionListResponse(
-        subscriptions=[p.subscription(sub) for sub in await c.webhooks.list(partner.id)]
+        subscriptions=[p.subscription(sub) for sub in await c.webhooks.list_all(partner.id)]
     )
 
 

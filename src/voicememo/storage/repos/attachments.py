@@ -63,8 +63,9 @@ class AttachmentRepo:
 
     async def update_unless_complete(self, partner_id: str, attachment_id: str, **values: object) -> bool:
         """Move an unfinished upload on, exactly once even when two uploads race."""
-        if isinstance(values.get("status"), AttachmentStatus):
-            values["status"] = values["status"].value  # type: ignore[union-attr]
+        status = values.get("status")
+        if isinstance(status, AttachmentStatus):
+            values["status"] = status.value
         result = await self.s.execute(
             update(AttachmentRow)
             .where(

@@ -76,7 +76,7 @@ class ChatRepo:
         chats = await self._load(select(ChatRow).where(ChatRow.partner_id == partner_id, ChatRow.id == chat_id))
         return chats[0] if chats else None
 
-    async def list(
+    async def search(
         self, partner_id: str, *, from_number: str | None, to_handle: str | None, limit: int, cursor: str | None
     ) -> list[Chat]:
         stmt = select(ChatRow).where(ChatRow.partner_id == partner_id)

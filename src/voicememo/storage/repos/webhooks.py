@@ -51,7 +51,7 @@ class WebhookRepo:
         )
         return _sub(row) if row else None
 
-    async def list(self, partner_id: str) -> list[WebhookSubscription]:
+    async def list_all(self, partner_id: str) -> list[WebhookSubscription]:
         rows = await self.s.scalars(
             select(WebhookSubscriptionRow)
             .where(WebhookSubscriptionRow.partner_id == partner_id)
