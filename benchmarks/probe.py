@@ -71,11 +71,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        if args.directory:
-            paths = sorted(p for p in args.directory.iterdir() if p.is_file())
-        else:
-            paths = make_corpus(Path(tmp))
-        total_audio = 0.0
+        given = args.directory
+        paths = sorted(p for p in given.iterdir() if p.is_file()) if given else make_corpus(Path(tmp))
         ours_s, infos = run_ours(paths, args.workers)
         total_audio = sum(i.duration_ms for i in infos) / 1000
         print(f"files: {len(paths)}, audio: {total_audio:.0f} s, workers: {args.workers}")
