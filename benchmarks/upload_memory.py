@@ -102,9 +102,8 @@ def main() -> None:
             f"upload: {size / 1e6:.1f} MB WAV, HTTP {put.status_code}, duration_ms {put.json().get('duration_ms')}, "
             f"{elapsed:.2f} s ({size / 1e6 / elapsed:.0f} MB/s incl. exact decode)"
         )
-        print(
-            f"server process peak RSS: {peaks[proc.pid] / 1024:.0f} MB (before upload {baseline[proc.pid] / 1024:.0f} MB)"
-        )
+        before, after = baseline[proc.pid] / 1024, peaks[proc.pid] / 1024
+        print(f"server process peak RSS: {after:.0f} MB (before upload {before:.0f} MB)")
         workers = {pid: kb for pid, kb in peaks.items() if pid != proc.pid}
         for pid, kb in sorted(workers.items()):
             print(f"  child {pid} peak RSS: {kb / 1024:.0f} MB")
