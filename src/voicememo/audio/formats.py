@@ -32,7 +32,8 @@ FORMATS: dict[AudioFormat, FormatInfo] = {
     AudioFormat.MP3: FormatInfo("MP3", "audio/mpeg", ("audio/mpeg", "audio/mp3"), "mp3", "mp3", False),
     AudioFormat.M4A: FormatInfo("M4A", "audio/x-m4a", ("audio/x-m4a", "audio/mp4"), "mov", "m4a", True),
     AudioFormat.AAC: FormatInfo("AAC (ADTS)", "audio/aac", ("audio/aac",), "aac", "aac", False),
-    AudioFormat.CAF: FormatInfo("CAF", "audio/x-caf", ("audio/x-caf",), "caf", "caf", True),
+    # CAF states an exact length only for constant-size packets (PCM), read by audio/headers.py
+    AudioFormat.CAF: FormatInfo("CAF", "audio/x-caf", ("audio/x-caf",), "caf", "caf", False),
     AudioFormat.WAV: FormatInfo("WAV", "audio/wav", ("audio/wav", "audio/x-wav"), "wav", "wav", True),
     AudioFormat.AIFF: FormatInfo("AIFF", "audio/aiff", ("audio/aiff", "audio/x-aiff"), "aiff", "aiff", True),
     AudioFormat.AMR: FormatInfo("AMR", "audio/amr", ("audio/amr",), "amr", "amr", False),

@@ -17,6 +17,7 @@ from typing import Any
 import av
 import av.error
 
+from voicememo.audio.decode import decoder_for
 from voicememo.audio.formats import FORMATS, AudioFormat
 from voicememo.audio.headers import declared_samples
 from voicememo.audio.sniff import Sniffed, sniff_path
@@ -26,7 +27,6 @@ from voicememo.errors import UnsupportedAudio
 MIN_DECODED_SHARE = 0.9
 #: codecs without a fixed frame size (PCM) still get this much slack when matching the header
 _FRAME_SLACK = 2048
-_AMR_DECODERS = {"nb": ("libopencore_amrnb", 8000), "wb": ("libopencore_amrwb", 16000)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ def _measure(container: Any, path: str, sniffed: Sniffed, time_limit: float) -> 
     if sniffed.format is AudioFormat.M4A and any(_is_real_video(s) for s in container.streams.video):
         raise UnsupportedAudio("MP4 video with a picture track: send an audio-only file (M4A) instead.")
     stream = container.streams.audio[0]
-    decoder, rate = _decoder_for(stream, sniffed)
+    decoder, rate = decoder_for(stream, sniffed)
     channels = stream.codec_context.channels
     if not rate or not channels:
         raise UnsupportedAudio(
@@ -90,10 +90,11 @@ def _measure(container: Any, path: str, sniffed: Sniffed, time_limit: float) -> 
     decoded = _decode_all(container, stream, decoder, rate, info.label, time_limit)
     if decoded == 0:
         raise UnsupportedAudio(f"The {info.label} file contains no decodable audio.")
-    header = declared_samples(path, sniffed.format) or _header_samples(container, stream, rate)
+    declared = declared_samples(path, sniffed.format)
+    header = declared or _header_samples(container, stream, rate)
     header_ms = samples_to_ms(header, rate) if header else None
     samples = decoded
-    if (info.exact_header or sniffed.variant == "xing") and header:
+    if (info.exact_header or sniffed.variant == "xing" or declared) and header:
         if decoded < MIN_DECODED_SHARE * header:
             raise UnsupportedAudio(
                 f"{info.label} truncated: header says {header_ms} ms, {samples_to_ms(decoded, rate)} ms decodable."
@@ -113,18 +114,6 @@ def _measure(container: Any, path: str, sniffed: Sniffed, time_limit: float) -> 
         header_duration_ms=header_ms,
         description=sniffed.description,
     )
-
-
-def _decoder_for(stream: Any, sniffed: Sniffed) -> tuple[Any, int]:
-    """The stream's own decoder, except AMR: FFmpeg's native AMR decoders reject DTX frames."""
-    if sniffed.format is AudioFormat.AMR:
-        name, rate = _AMR_DECODERS[sniffed.variant]
-        ctx: Any = av.CodecContext.create(name, "r")
-        ctx.sample_rate = rate
-        ctx.layout = "mono"
-        return ctx, rate
-    ctx = stream.codec_context
-    return ctx, int(ctx.sample_rate or 0)
 
 
 def _decode_all(container: Any, stream: Any, decoder: Any, rate: int, label: str, time_limit: float) -> int:
