@@ -224,7 +224,7 @@ def _verify(path: str | Path, demuxer: str, expected_ms: int, *, frame_ms: int, 
 
 def _mean_square(frame: av.AudioFrame) -> float:
     """Mean square of a frame, relative to full scale whatever the sample format."""
-    data = frame.to_ndarray()
+    data: Any = frame.to_ndarray()
     scaled = data / float(np.iinfo(data.dtype).max) if data.dtype.kind in "iu" else data.astype(np.float64)
     if data.dtype.kind == "u":
         scaled = scaled * 2 - 1
