@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from voicememo.audio.pool import AudioPool
 from voicememo.domain.models import utcnow
+from voicememo.jobs.worker import Wakeup, Worker
 from voicememo.net.fetch import FetchPolicy, SafeFetcher
 from voicememo.senders.base import SenderRegistry
-from voicememo.senders.sandbox import SandboxSender
+from voicememo.senders.sandbox import SandboxConfig, SandboxSender
 from voicememo.services.admin import AdminService
 from voicememo.services.attachments import AttachmentService
 from voicememo.services.chats import ChatService
 from voicememo.services.context import ServiceContext, Urls
+from voicememo.services.delivery import DELIVER_JOB, RECEIPT_JOB, DeliverHandler, ReceiptHandler
+from voicememo.services.events import WEBHOOK_JOB
 from voicememo.services.messages import MessageService
+from voicememo.services.ratelimit import RecipientRateLimiter
 from voicememo.services.voicememos import VoiceMemoService
+from voicememo.services.webhook_delivery import WebhookHandler
 from voicememo.services.webhooks import WebhookService
 from voicememo.settings import Settings
 from voicememo.storage.blobs import LocalBlobStore
@@ -39,9 +46,23 @@ class Container:
                     max_redirects=settings.fetch_max_redirects,
                 )
             ),
-            senders=SenderRegistry([SandboxSender()]),
+            senders=SenderRegistry(
+                [
+                    SandboxSender(
+                        SandboxConfig(
+                            outbox=settings.outbox_dir,
+                            send_delay=settings.sandbox_send_delay,
+                            delivered_delay=settings.sandbox_delivered_delay,
+                            read_delay=settings.sandbox_read_delay,
+                            fail_pattern=settings.sandbox_fail_pattern,
+                        )
+                    )
+                ]
+            ),
             clock=utcnow,
             urls=Urls(settings.public_base_url),
+            wakeup=Wakeup(),
+            rate_limiter=RecipientRateLimiter(settings.rate_limit),
         )
         self.admin = AdminService(self.ctx)
         self.chats = ChatService(self.ctx)
@@ -49,6 +70,22 @@ class Container:
         self.attachments = AttachmentService(self.ctx)
         self.messages = MessageService(self.ctx)
         self.webhooks = WebhookService(self.ctx)
+
+    def worker(self, concurrency: int | None = None) -> Worker:
+        """A delivery worker over this container's database (in-process or `voicememo worker`)."""
+        return Worker(
+            self.ctx.db,
+            {
+                DELIVER_JOB: DeliverHandler(self.ctx),
+                RECEIPT_JOB: ReceiptHandler(self.ctx),
+                WEBHOOK_JOB: WebhookHandler(self.ctx),
+            },
+            clock=self.ctx.clock,
+            wakeup=self.ctx.wakeup,
+            concurrency=concurrency or self.settings.worker_concurrency,
+            lease=timedelta(seconds=self.settings.job_lease_seconds),
+            poll_interval=self.settings.job_poll_interval,
+        )
 
     async def aclose(self) -> None:
         self.audio.close()

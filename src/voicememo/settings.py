@@ -45,6 +45,33 @@ class Settings(BaseSettings):
 
     log_format: Literal["console", "json"] = "console"
 
+    #: run delivery workers inside the API process (the embedded default); `voicememo worker` runs more
+    workers_in_process: bool = True
+    worker_concurrency: int = Field(default=4, ge=1, le=256)
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    job_poll_interval: float = Field(default=1.0, gt=0)
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    delivery_retry_base_seconds: float = Field(default=2.0, gt=0)
+
+    opus_bit_rate: int = Field(default=32000, ge=6000, le=510000)
+    caf_sample_rate: Literal[24000, 48000] = 24000
+    mms_max_bytes: int = Field(default=600_000, ge=10_000)
+
+    #: "30 per 60 seconds" per (line, recipient), in the `limits` library's notation
+    rate_limit: str = "30 per 60 seconds"
+
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_retry_base_seconds: float = Field(default=2.0, gt=0)
+    webhook_give_up_after_seconds: float = Field(default=1800.0, gt=0)
+
+    #: the sandbox sender's simulated Apple side
+    sandbox_send_delay: float = Field(default=0.0, ge=0)
+    sandbox_delivered_delay: float = Field(default=0.5, ge=0)
+    #: seconds until the recipient reads it; negative means never
+    sandbox_read_delay: float = 2.0
+    #: handles matching this regular expression fail to deliver (failure injection)
+    sandbox_fail_pattern: str | None = None
+
     @model_validator(mode="after")
     def _defaults_from_others(self) -> Settings:
         if not self.database_url:
@@ -58,6 +85,10 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "sandbox" / "outbox"
 
     @property
     def tmp_dir(self) -> Path:

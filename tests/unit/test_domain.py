@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from voicememo.domain.filenames import sanitize_filename
 from voicememo.domain.handles import chat_service, normalize_handle
 from voicememo.domain.models import Service
 from voicememo.errors import InvalidParameter, InvalidPhoneNumber
-from voicememo.senders.sandbox import SandboxSender
+from voicememo.senders.sandbox import SandboxConfig, SandboxSender
 
 
 @pytest.mark.parametrize(
@@ -46,7 +48,7 @@ def test_bad_handles(raw: str) -> None:
     ],
 )
 def test_sandbox_service_rule(handle: str, service: Service) -> None:
-    assert SandboxSender().service_for(handle) is service
+    assert SandboxSender(SandboxConfig(outbox=Path("/nonexistent"))).service_for(handle) is service
 
 
 def test_chat_service_is_the_weakest_common_one() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,9 +31,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned:
-            await the_container.aclose()
+        stop = asyncio.Event()
+        task = None
+        if the_container.settings.workers_in_process:
+            task = asyncio.create_task(the_container.worker().run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            if owned:
+                await the_container.aclose()
 
     app = FastAPI(
         title="voicememo",

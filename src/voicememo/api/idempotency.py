@@ -74,43 +74,37 @@ class IdempotencyMiddleware:
                 await _replay(send, record.status_code, record.body or "", record.content_type)
             return
 
-        captured: dict[str, object] = {"status": 500, "chunks": [], "content_type": None}
+        # The response is held back until its record is stored: a retry that arrives the moment the
+        # client has the first answer must already find it.
+        messages: list[Message] = []
 
         async def replay_receive() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
         async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                for k, v in message.get("headers", []):
-                    if k.lower() == b"content-type":
-                        captured["content_type"] = v.decode("latin-1")
-            elif message["type"] == "http.response.body":
-                chunks = captured["chunks"]
-                assert isinstance(chunks, list)
-                chunks.append(message.get("body", b""))
-            await send(message)
+            messages.append(message)
 
-        status = 500
         try:
             await self.app(scope, replay_receive, capture)
-            status = int(str(captured["status"]))
-        finally:
+        except BaseException:
             async with db.write() as s:
-                repo = IdempotencyRepo(s)
-                if status >= 500 or status in _NOT_STORED:
-                    await repo.release(scope_id, key)
-                else:
-                    chunks = captured["chunks"]
-                    assert isinstance(chunks, list)
-                    content_type = captured["content_type"]
-                    await repo.complete(
-                        scope_id,
-                        key,
-                        status,
-                        b"".join(chunks).decode("utf-8", "replace"),
-                        content_type if isinstance(content_type, str) else None,
-                    )
+                await IdempotencyRepo(s).release(scope_id, key)
+            raise
+        start = next((m for m in messages if m["type"] == "http.response.start"), None)
+        status = int(start["status"]) if start else 500
+        async with db.write() as s:
+            repo = IdempotencyRepo(s)
+            if status >= 500 or status in _NOT_STORED:
+                await repo.release(scope_id, key)
+            else:
+                content = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+                content_type = next(
+                    (v.decode("latin-1") for k, v in (start or {}).get("headers", []) if k.lower() == b"content-type"),
+                    None,
+                )
+                await repo.complete(scope_id, key, status, content.decode("utf-8", "replace"), content_type)
+        for message in messages:
+            await send(message)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

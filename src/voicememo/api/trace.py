@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import contextvars
 import uuid
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="")
+from voicememo.tracing import current_trace_id, reset_trace_id, set_trace_id
 
-
-def current_trace_id() -> str:
-    value = _trace_id.get()
-    if not value:
-        value = uuid.uuid4().hex
-        _trace_id.set(value)
-    return value
+__all__ = ["TraceMiddleware", "current_trace_id"]
 
 
 class TraceMiddleware:
@@ -28,7 +21,7 @@ class TraceMiddleware:
             await self.app(scope, receive, send)
             return
         trace_id = uuid.uuid4().hex
-        token = _trace_id.set(trace_id)
+        token = set_trace_id(trace_id)
         structlog.contextvars.bind_contextvars(trace_id=trace_id)
 
         async def send_with_trace(message: Message) -> None:
@@ -42,4 +35,4 @@ class TraceMiddleware:
             await self.app(scope, receive, send_with_trace)
         finally:
             structlog.contextvars.unbind_contextvars("trace_id")
-            _trace_id.reset(token)
+            reset_trace_id(token)

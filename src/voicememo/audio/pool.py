@@ -7,12 +7,14 @@ here (cheaply, as coroutines) rather than piling work onto the worker processes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from voicememo.audio.probe import AudioInfo, probe_file
+from voicememo.audio.render import Rendition, render
 from voicememo.errors import InternalError
 
 
@@ -38,6 +40,17 @@ class AudioPool:
             except BrokenProcessPool as exc:
                 self._executor = None
                 raise InternalError("The audio checker crashed on this file; please try again.") from exc
+
+    async def render(self, src: Path, dst: Path, profile: str, **options: int) -> Rendition:
+        """Make and verify a rendition in a worker process (raises RenditionFailed with the reason)."""
+        async with self._slots:
+            loop = asyncio.get_running_loop()
+            call = functools.partial(render, str(src), str(dst), profile, **options)
+            try:
+                return await loop.run_in_executor(self._pool(), call)
+            except BrokenProcessPool as exc:
+                self._executor = None
+                raise InternalError("The audio worker crashed while rendering; the send will be retried.") from exc
 
     def close(self) -> None:
         if self._executor is not None:

@@ -6,9 +6,14 @@ from pathlib import Path
 from typing import Protocol
 
 from voicememo.audio.probe import AudioInfo
+from voicememo.audio.render import Rendition
 
 
 class AudioChecker(Protocol):
     async def probe(self, path: Path) -> AudioInfo:
         """Measure the file, or raise UnsupportedAudio saying what is wrong with it."""
+        ...
+
+    async def render(self, src: Path, dst: Path, profile: str, **options: int) -> Rendition:
+        """Make the rendition ``profile`` of ``src`` at ``dst``, verified, or raise RenditionFailed."""
         ...

@@ -57,13 +57,13 @@ async def system_resolver(host: str, port: int) -> list[IPAddress]:
     return found
 
 
-def check_url(url: str) -> httpx.URL:
-    """Parse and check a voice_memo_url as the client gave it (400/1005 when it is not HTTPS)."""
+def check_url(url: str, *, allow_http: bool = False) -> httpx.URL:
+    """Parse and check a user-given URL (400/1005 when it is not HTTPS; plain HTTP only on LANs)."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
         raise InvalidParameter(f"voice_memo_url is not a valid URL: {exc}.") from exc
-    if parsed.scheme != "https":
+    if parsed.scheme != "https" and not (allow_http and parsed.scheme == "http"):
         raise InvalidParameter("voice_memo_url must be an HTTPS URL (https://…); other schemes are refused.")
     if not parsed.host:
         raise InvalidParameter("voice_memo_url has no host name.")
@@ -159,6 +159,33 @@ class SafeFetcher:
                 raise FetchFailed(f"{host} stopped sending data (timed out).") from exc
             except httpx.HTTPError as exc:
                 raise FetchFailed(f"Downloading from {host} failed: {_cause(exc)}.") from exc
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str], seconds: float) -> int:
+        """POST to a user-given URL through the same address checks (webhooks); returns the status.
+
+        Redirects are not followed. Raises FetchFailed when no answer came back.
+        """
+        parsed = check_url(url, allow_http=self.policy.allow_private)
+        addresses = await self._addresses(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
+        host = parsed.host
+        default_port = 443 if parsed.scheme == "https" else 80
+        host_header = host if parsed.port in (None, default_port) else f"{host}:{parsed.port}"
+        limits = httpx.Timeout(seconds, connect=min(seconds, self.policy.connect_timeout))
+        last: Exception | None = None
+        async with httpx.AsyncClient(verify=self._ssl, trust_env=False, timeout=limits) as client:
+            for ip in addresses:
+                try:
+                    async with asyncio.timeout(seconds):
+                        response = await client.post(
+                            parsed.copy_with(host=str(ip)),
+                            content=body,
+                            headers={**headers, "Host": host_header, "User-Agent": "voicememo/1 (+webhooks)"},
+                            extensions={"sni_hostname": host},
+                        )
+                    return response.status_code
+                except (httpx.HTTPError, TimeoutError) as exc:
+                    last = exc
+        raise FetchFailed(f"No answer from {host}: {_cause(last) if last else 'no address'}.")
 
     def _redirect_target(self, url: httpx.URL, response: httpx.Response) -> httpx.URL:
         location = response.headers.get("location")

@@ -28,7 +28,9 @@ from voicememo.errors import (
     LineNotOwned,
     MissingField,
 )
+from voicememo.services import events
 from voicememo.services.context import ServiceContext
+from voicememo.services.delivery import enqueue_delivery
 from voicememo.storage.repos.attachments import AttachmentRepo
 from voicememo.storage.repos.chats import ChatRepo
 from voicememo.storage.repos.messages import MessageRepo
@@ -118,6 +120,15 @@ class ChatService:
                     handles=tuple(handles),
                 )
                 await chats.add(chat, key)
+                await events.emit(
+                    self.ctx,
+                    s,
+                    partner_id=partner_id,
+                    event_type="chat.created",
+                    data=events.chat_data(self.ctx, chat),
+                    line_number=line.phone_number,
+                    subject_id=chat.id,
+                )
             elif not chat.is_active:
                 raise Conflict("This chat was left by your line; messages can no longer be sent to it.")
             msg = Message(
@@ -133,7 +144,10 @@ class ChatService:
                 parts=parts,
                 idempotency_key=_str_or_none(message.get("idempotency_key")),
             )
+            self.ctx.rate_limiter.check_and_hit(line.phone_number, (h.handle for h in chat.recipients))
             await MessageRepo(s).add(msg)
+            await enqueue_delivery(self.ctx, s, msg)
+        self.ctx.wakeup.ring()
         return ChatCreated(chat, msg, created)
 
     async def _parts(self, s: Any, partner_id: str, message: dict[str, Any]) -> tuple[MessagePart, ...]:

@@ -9,8 +9,10 @@ from urllib.parse import quote
 
 from voicememo.audio.port import AudioChecker
 from voicememo.domain.models import Attachment
+from voicememo.jobs.worker import Wakeup
 from voicememo.net.fetch import SafeFetcher
 from voicememo.senders.base import SenderRegistry
+from voicememo.services.ratelimit import RecipientRateLimiter
 from voicememo.settings import Settings
 from voicememo.storage.blobs import BlobStore
 from voicememo.storage.db import Database
@@ -42,3 +44,5 @@ class ServiceContext:
     senders: SenderRegistry
     clock: Callable[[], datetime]
     urls: Urls
+    wakeup: Wakeup
+    rate_limiter: RecipientRateLimiter

@@ -31,6 +31,7 @@ from voicememo.errors import (
 )
 from voicememo.net.fetch import check_url
 from voicememo.services.context import ServiceContext
+from voicememo.services.delivery import enqueue_delivery
 from voicememo.services.intake import Intake, check_and_store
 from voicememo.storage.incoming import temp_path
 from voicememo.storage.repos.attachments import AttachmentRepo
@@ -137,10 +138,13 @@ class VoiceMemoService:
             updated_at=now,
             parts=(MessagePart(type="media", attachment=attachment),),
         )
+        self.ctx.rate_limiter.check_and_hit(chat.line_number, (h.handle for h in chat.recipients))
         async with self.ctx.db.write() as s:
             if new_attachment:
                 await AttachmentRepo(s).add(attachment)
             elif await AttachmentRepo(s).get(chat.partner_id, attachment.id) is None:
                 raise AttachmentNotFound(f"Attachment {attachment.id} was deleted meanwhile.")
             await MessageRepo(s).add(message)
+            await enqueue_delivery(self.ctx, s, message)
+        self.ctx.wakeup.ring()
         return message

@@ -196,3 +196,70 @@ class IdempotencyRow(Base):
     response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
     content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class JobRow(Base):
+    """The durable queue: written in the same transaction as the message or event it serves."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_claim", "status", "run_at"),
+        Index("ix_jobs_order", "order_key", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # queued, running, done, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: jobs sharing an order key run strictly one after another, in id order
+    order_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RenditionRow(Base):
+    """One rendition per (audio sha256, profile), reused by every send of that audio."""
+
+    __tablename__ = "renditions"
+    __table_args__ = (UniqueConstraint("sha256", "profile"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    profile: Mapped[str] = mapped_column(String(40))
+    blob_key: Mapped[str] = mapped_column(String(200))
+    mime_type: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    duration_ms: Mapped[int] = mapped_column(BigInteger)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReceiptRow(Base):
+    """Per-recipient receipts of a message (groups report each recipient separately)."""
+
+    __tablename__ = "message_receipts"
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    handle: Mapped[str] = mapped_column(String(320), primary_key=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WebhookAttemptRow(Base):
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_event", "event_id", "attempt"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(String(36), index=True)
+    subscription_id: Mapped[str] = mapped_column(String(36))
+    event_id: Mapped[str] = mapped_column(String(36))
+    event_type: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # delivered, retry, gave_up
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

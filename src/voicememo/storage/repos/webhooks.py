@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.domain.models import WebhookSubscription
-from voicememo.storage.tables import WebhookSubscriptionRow
+from voicememo.storage.tables import WebhookAttemptRow, WebhookSubscriptionRow
 
 
 def _sub(row: WebhookSubscriptionRow) -> WebhookSubscription:
@@ -73,3 +75,35 @@ class WebhookRepo:
             )
         )
         return bool(getattr(result, "rowcount", 0))
+
+
+class AttemptRepo:
+    """Every webhook delivery attempt, for operators (`voicememo webhooks attempts`)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def add(self, **values: object) -> None:
+        self.s.add(WebhookAttemptRow(id=str(uuid.uuid4()), **values))
+        await self.s.flush()
+
+    async def list_recent(self, limit: int = 200, partner_id: str | None = None) -> list[dict[str, object]]:
+        stmt = select(WebhookAttemptRow).order_by(WebhookAttemptRow.created_at.desc()).limit(limit)
+        if partner_id:
+            stmt = stmt.where(WebhookAttemptRow.partner_id == partner_id)
+        rows = await self.s.scalars(stmt)
+        return [
+            {
+                "event_id": r.event_id,
+                "event_type": r.event_type,
+                "subscription_id": r.subscription_id,
+                "attempt": r.attempt,
+                "status_code": r.status_code,
+                "outcome": r.outcome,
+                "error": r.error,
+                "duration_ms": r.duration_ms,
+                "created_at": r.created_at.isoformat(),
+                "partner_id": r.partner_id,
+            }
+            for r in rows
+        ]

@@ -1,0 +1,166 @@
+"""The worker: an explicit object with concurrency, a stop event, graceful shutdown and action logs.
+
+It claims due jobs with a lease, keeps the lease alive with a heartbeat while a handler runs,
+and settles each job with fencing (only the lease owner can finish it). A worker that dies
+simply stops heart-beating; once its lease expires another worker claims the job again.
+Wake-ups come from an in-process signal when a job is enqueued; polling is the fallback
+(and the only signal for a standalone worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import structlog
+
+from voicememo.jobs.retry import RetryPolicy
+from voicememo.storage.db import Database
+from voicememo.storage.repos.jobs import Job, JobRepo
+
+log = structlog.get_logger("voicememo.worker")
+
+
+class Handler(Protocol):
+    policy: RetryPolicy
+
+    async def run(self, job: Job) -> None:
+        """Do the job; raise to retry (per ``policy``). Permanent outcomes are recorded, not raised."""
+        ...
+
+    async def give_up(self, job: Job, reason: str) -> None:
+        """Retries are exhausted: record the failure where the user will see it."""
+        ...
+
+
+class Wakeup:
+    """An in-process doorbell: enqueuers ring it after commit, idle workers wake at once."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def ring(self) -> None:
+        self._event.set()
+
+    async def wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
+        self._event.clear()
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        handlers: dict[str, Handler],
+        *,
+        clock: Callable[[], datetime],
+        wakeup: Wakeup | None = None,
+        concurrency: int = 4,
+        lease: timedelta = timedelta(seconds=30),
+        poll_interval: float = 1.0,
+        name: str | None = None,
+    ) -> None:
+        self.db = db
+        self.handlers = handlers
+        self.clock = clock
+        self.wakeup = wakeup or Wakeup()
+        self.concurrency = concurrency
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("worker_started", action="started", worker=self.name, concurrency=self.concurrency)
+        try:
+            while not stop.is_set():
+                free = self.concurrency - len(self._running)
+                jobs = await self._claim(free) if free > 0 else []
+                for job in jobs:
+                    task = asyncio.create_task(self._execute(job))
+                    self._running.add(task)
+                    task.add_done_callback(self._done)
+                if not jobs or free <= len(jobs):
+                    await self._idle(stop, busy=bool(jobs))
+        finally:
+            if self._running:
+                log.info("worker_draining", action="draining", worker=self.name, jobs=len(self._running))
+                await asyncio.gather(*self._running, return_exceptions=True)
+            log.info("worker_stopped", action="stopped", worker=self.name)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self.wakeup.ring()  # a slot is free
+
+    async def _idle(self, stop: asyncio.Event, *, busy: bool) -> None:
+        if stop.is_set():
+            return
+        timeout = self.poll_interval
+        if not busy:
+            async with self.db.read() as s:
+                due = await JobRepo(s).next_due()
+            if due is not None:
+                timeout = max(0.0, min(timeout, (due - self.clock()).total_seconds()))
+        waiter = asyncio.create_task(self.wakeup.wait(timeout))
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (waiter, stopper):
+            task.cancel()
+
+    async def _claim(self, limit: int) -> list[Job]:
+        async with self.db.write() as s:
+            return await JobRepo(s).claim(
+                self.name, now=self.clock(), lease=self.lease, limit=limit, kinds=list(self.handlers)
+            )
+
+    async def _execute(self, job: Job) -> None:
+        handler = self.handlers[job.kind]
+        bound = log.bind(job_id=job.id, kind=job.kind, attempt=job.attempts, worker=self.name)
+        bound.info("job_started", action="started")
+        beat = asyncio.create_task(self._heartbeat(job))
+        try:
+            await handler.run(job)
+        except Exception as exc:  # any failure is retried per policy; the reason is kept
+            reason = f"{type(exc).__name__}: {exc}"
+            await self._failed(job, handler, reason, bound)
+        else:
+            async with self.db.write() as s:
+                owned = await JobRepo(s).finish(job.id, self.name, now=self.clock())
+            bound.info("job_finished", action="finished", lease_kept=owned)
+        finally:
+            beat.cancel()
+
+    async def _failed(
+        self, job: Job, handler: Handler, reason: str, bound: structlog.typing.FilteringBoundLogger
+    ) -> None:
+        now = self.clock()
+        retry_at = handler.policy.next_run(job.attempts, now, job.created_at)
+        async with self.db.write() as s:
+            repo = JobRepo(s)
+            if retry_at is None:
+                await repo.bury(job.id, self.name, now=now, error=reason)
+            else:
+                await repo.retry(job.id, self.name, now=now, run_at=retry_at, error=reason)
+        if retry_at is None:
+            bound.warning("job_gave_up", action="gave_up", error=reason)
+            await handler.give_up(job, reason)
+        else:
+            bound.info("job_retry", action="retried", error=reason, retry_at=retry_at.isoformat())
+
+    async def _heartbeat(self, job: Job) -> None:
+        interval = max(0.05, self.lease.total_seconds() / 3)
+        while True:
+            await asyncio.sleep(interval)
+            async with self.db.write() as s:
+                kept = await JobRepo(s).heartbeat(job.id, self.name, until=self.clock() + self.lease)
+            if not kept:
+                log.warning("lease_lost", action="lease_lost", job_id=job.id, worker=self.name)
+                return

@@ -1,0 +1,105 @@
+"""Sending one event to one subscription: signed both ways, SSRF-guarded, retried for 30 minutes.
+
+Headers: Standard Webhooks (``webhook-id`` = event id on every try, ``webhook-timestamp``,
+``webhook-signature: v1,<base64>``; what the SDKs verify) and the legacy ``X-Webhook-*``
+set (hex HMAC-SHA256 over ``"{timestamp}.{body}"`` keyed with the whole secret string).
+5xx, 429 and network errors are retried with exponential backoff; other 4xx are final.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from standardwebhooks.webhooks import Webhook
+
+from voicememo.errors import VoicememoError
+from voicememo.jobs.retry import RetryPolicy
+from voicememo.services.context import ServiceContext
+from voicememo.storage.repos.jobs import Job
+from voicememo.storage.repos.webhooks import AttemptRepo, WebhookRepo
+
+log = structlog.get_logger("voicememo.webhooks")
+
+
+class WebhookFailed(Exception):
+    """A retryable failure (5xx, 429, no answer)."""
+
+
+def sign(secret: str, event_id: str, timestamp: int, body: str) -> dict[str, str]:
+    """Both signature schemes' headers for one attempt."""
+    standard = Webhook(secret).sign(event_id, datetime.fromtimestamp(timestamp, UTC), body)
+    legacy = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard,
+        "X-Webhook-Timestamp": str(timestamp),
+        "X-Webhook-Signature": legacy,
+    }
+
+
+class WebhookHandler:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        settings = ctx.settings
+        self.policy = RetryPolicy(
+            base_seconds=settings.webhook_retry_base_seconds,
+            max_delay_seconds=600,
+            max_attempts=1000,
+            give_up_after=timedelta(seconds=settings.webhook_give_up_after_seconds),
+        )
+
+    async def run(self, job: Job) -> None:
+        p = job.payload
+        async with self.ctx.db.read() as s:
+            sub = await WebhookRepo(s).get(p["partner_id"], p["subscription_id"])
+        if sub is None or not sub.is_active:
+            return  # deleted or paused since: nothing to deliver to
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "X-Webhook-Event": p["event_type"],
+            "X-Webhook-Subscription-ID": sub.id,
+            **sign(sub.signing_secret, p["event_id"], timestamp, p["body"]),
+        }
+        started = time.perf_counter()
+        status: int | None = None
+        error: str | None = None
+        try:
+            status = await self.ctx.fetcher.post(
+                sub.target_url, p["body"].encode(), headers, self.ctx.settings.webhook_timeout
+            )
+        except VoicememoError as exc:
+            error = exc.message
+        elapsed = int((time.perf_counter() - started) * 1000)
+        retry = status is None or status >= 500 or status == 429
+        ok = status is not None and 200 <= status < 300
+        outcome = "delivered" if ok else ("retry" if retry else "gave_up")
+        await self._record(job, status, error, outcome, elapsed)
+        if retry:
+            raise WebhookFailed(error or f"HTTP {status}")
+        if not ok:
+            log.warning("webhook_refused", action="gave_up", event_id=p["event_id"], status=status)
+
+    async def give_up(self, job: Job, reason: str) -> None:
+        await self._record(job, None, f"gave up: {reason}", "gave_up", 0)
+
+    async def _record(self, job: Job, status: int | None, error: str | None, outcome: str, elapsed: int) -> None:
+        p = job.payload
+        async with self.ctx.db.write() as s:
+            await AttemptRepo(s).add(
+                partner_id=p["partner_id"],
+                subscription_id=p["subscription_id"],
+                event_id=p["event_id"],
+                event_type=p["event_type"],
+                attempt=job.attempts,
+                status_code=status,
+                error=error,
+                outcome=outcome,
+                duration_ms=elapsed,
+                created_at=self.ctx.clock(),
+            )

@@ -1,0 +1,95 @@
+"""Delivery bookkeeping: cached renditions and per-recipient receipts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voicememo.storage.tables import ReceiptRow, RenditionRow
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRendition:
+    id: str
+    sha256: str
+    profile: str
+    blob_key: str
+    mime_type: str
+    filename: str
+    size_bytes: int
+    duration_ms: int
+    details: dict[str, Any]
+
+
+def _rendition(row: RenditionRow) -> StoredRendition:
+    return StoredRendition(
+        row.id,
+        row.sha256,
+        row.profile,
+        row.blob_key,
+        row.mime_type,
+        row.filename,
+        row.size_bytes,
+        row.duration_ms,
+        dict(row.details),
+    )
+
+
+class RenditionRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def get(self, sha256: str, profile: str) -> StoredRendition | None:
+        row = await self.s.scalar(
+            select(RenditionRow).where(RenditionRow.sha256 == sha256, RenditionRow.profile == profile)
+        )
+        return _rendition(row) if row else None
+
+    async def add(self, r: StoredRendition, now: datetime) -> bool:
+        """False when another worker stored the same (sha256, profile) first."""
+        try:
+            async with self.s.begin_nested():
+                self.s.add(
+                    RenditionRow(
+                        id=r.id,
+                        sha256=r.sha256,
+                        profile=r.profile,
+                        blob_key=r.blob_key,
+                        mime_type=r.mime_type,
+                        filename=r.filename,
+                        size_bytes=r.size_bytes,
+                        duration_ms=r.duration_ms,
+                        details=r.details,
+                        created_at=now,
+                    )
+                )
+                await self.s.flush()
+        except IntegrityError:
+            return False
+        return True
+
+
+class ReceiptRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def record(self, message_id: str, handle: str, kind: str, at: datetime) -> None:
+        row = await self.s.get(ReceiptRow, (message_id, handle))
+        if row is None:
+            row = ReceiptRow(message_id=message_id, handle=handle)
+            self.s.add(row)
+        if kind == "read":
+            row.read_at = row.read_at or at
+            row.delivered_at = row.delivered_at or at  # a read message was delivered
+        else:
+            row.delivered_at = row.delivered_at or at
+        await self.s.flush()
+
+    async def for_message(self, message_id: str) -> dict[str, tuple[datetime | None, datetime | None]]:
+        rows = await self.s.scalars(select(ReceiptRow).where(ReceiptRow.message_id == message_id))
+        return {r.handle: (r.delivered_at, r.read_at) for r in rows}

@@ -1,0 +1,126 @@
+"""The jobs table: enqueue inside the caller's transaction, claim with a lease, finish with fencing.
+
+A claim takes queued jobs that are due and running jobs whose lease expired (their worker
+died), skipping any job whose order key has an earlier unfinished job. On PostgreSQL the
+same query runs with FOR UPDATE SKIP LOCKED; on SQLite the IMMEDIATE transaction already
+serialises claimers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from voicememo.storage.tables import JobRow
+
+QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    created_at: datetime
+    order_key: str | None
+
+
+def _job(row: JobRow) -> Job:
+    return Job(row.id, row.kind, dict(row.payload), row.attempts, row.max_attempts, row.created_at, row.order_key)
+
+
+class JobRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def enqueue(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        now: datetime,
+        run_at: datetime | None = None,
+        order_key: str | None = None,
+        max_attempts: int = 8,
+    ) -> int:
+        row = JobRow(
+            kind=kind,
+            payload=payload,
+            status=QUEUED,
+            attempts=0,
+            max_attempts=max_attempts,
+            run_at=run_at or now,
+            order_key=order_key,
+            created_at=now,
+            updated_at=now,
+        )
+        self.s.add(row)
+        await self.s.flush()
+        return row.id
+
+    async def claim(
+        self, worker: str, *, now: datetime, lease: timedelta, limit: int, kinds: list[str] | None = None
+    ) -> list[Job]:
+        earlier = aliased(JobRow)
+        blocked = exists().where(
+            earlier.order_key == JobRow.order_key,
+            earlier.id < JobRow.id,
+            earlier.status.in_((QUEUED, RUNNING)),
+        )
+        due = or_(
+            and_(JobRow.status == QUEUED, JobRow.run_at <= now),
+            and_(JobRow.status == RUNNING, JobRow.lease_until < now),
+        )
+        stmt = select(JobRow).where(due, or_(JobRow.order_key.is_(None), ~blocked))
+        if kinds:
+            stmt = stmt.where(JobRow.kind.in_(kinds))
+        stmt = stmt.order_by(JobRow.run_at, JobRow.id).limit(limit).with_for_update(skip_locked=True)
+        rows = list((await self.s.scalars(stmt)).all())
+        for row in rows:
+            row.status = RUNNING
+            row.lease_owner = worker
+            row.lease_until = now + lease
+            row.attempts += 1
+            row.updated_at = now
+        await self.s.flush()
+        return [_job(r) for r in rows]
+
+    async def heartbeat(self, job_id: int, worker: str, *, until: datetime) -> bool:
+        result = await self.s.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.lease_owner == worker, JobRow.status == RUNNING)
+            .values(lease_until=until)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def finish(self, job_id: int, worker: str, *, now: datetime) -> bool:
+        """Mark done; False when the lease was lost (another worker owns the job now)."""
+        return await self._settle(job_id, worker, now, status=DONE, last_error=None)
+
+    async def retry(self, job_id: int, worker: str, *, now: datetime, run_at: datetime, error: str) -> bool:
+        return await self._settle(job_id, worker, now, status=QUEUED, run_at=run_at, last_error=error[:2000])
+
+    async def bury(self, job_id: int, worker: str, *, now: datetime, error: str) -> bool:
+        return await self._settle(job_id, worker, now, status=DEAD, last_error=error[:2000])
+
+    async def _settle(self, job_id: int, worker: str, now: datetime, **values: Any) -> bool:
+        result = await self.s.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.lease_owner == worker, JobRow.status == RUNNING)
+            .values(lease_owner=None, lease_until=None, updated_at=now, **values)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def next_due(self) -> datetime | None:
+        return await self.s.scalar(select(func.min(JobRow.run_at)).where(JobRow.status == QUEUED))
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self.s.execute(select(JobRow.status, func.count()).group_by(JobRow.status))
+        return {status: int(n) for status, n in rows}
