@@ -25,6 +25,16 @@ from voicememo.storage.migrate import upgrade
 
 _numbers = count(1)
 
+#: a quick simulated Apple side and short retry delays, so delivery tests finish in seconds
+FAST_DELIVERY: dict[str, Any] = {
+    "sandbox_delivered_delay": 0.05,
+    "sandbox_read_delay": 0.15,
+    "sandbox_fail_pattern": r"^\+1999",
+    "job_poll_interval": 0.2,
+    "webhook_retry_base_seconds": 0.2,
+    "delivery_retry_base_seconds": 0.2,
+}
+
 
 @dataclass
 class Server:
@@ -86,6 +96,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, origin: Origin) -> Iterator
         fetch_allow_private_networks=True,
         fetch_ca_bundle=origin.ca_file,
         fetch_total_timeout=3.0,
+        **FAST_DELIVERY,
     ) as s:
         yield s
 

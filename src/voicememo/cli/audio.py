@@ -9,9 +9,33 @@ from typing import Annotated
 import typer
 
 from voicememo.audio.probe import probe_file
+from voicememo.audio.render import RenditionFailed, render
 from voicememo.errors import UnsupportedAudio
 
 audio_app = typer.Typer(help="Audio tools.", no_args_is_help=True)
+
+
+@audio_app.command("convert")
+def convert(
+    source: Annotated[Path, typer.Argument(help="Audio file in any accepted format.")],
+    target: Annotated[Path, typer.Argument(help="Where to write the rendition.")],
+    profile: Annotated[str, typer.Option(help="imessage (Opus in CAF) or mms (carrier-friendly).")] = "imessage",
+    bit_rate: Annotated[int, typer.Option(help="Opus bit rate (imessage).")] = 32000,
+    desc_rate: Annotated[int, typer.Option(help="CAF descriptor rate: 24000 or 48000 (imessage).")] = 24000,
+) -> None:
+    """Write the verified rendition the server would send."""
+    if profile not in ("imessage", "mms"):
+        raise typer.BadParameter("profile must be imessage or mms")
+    try:
+        probe_file(source)
+        made = render(source, target, profile, bit_rate=bit_rate, desc_rate=desc_rate)
+    except (UnsupportedAudio, RenditionFailed) as exc:
+        typer.echo(f"{source}: REJECTED: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"{target}: {made.mime_type} {made.codec} {made.duration_ms} ms (source {made.source_duration_ms} ms), "
+        f"{made.size_bytes} bytes"
+    )
 
 
 @audio_app.command("probe")

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from voicememo.cli.audio import audio_app
+from voicememo.cli.ops import sandbox_app, webhooks_app, worker
 from voicememo.container import Container
 from voicememo.errors import VoicememoError
 from voicememo.settings import Settings
@@ -27,6 +28,9 @@ app.add_typer(partners_app, name="partners")
 app.add_typer(keys_app, name="keys")
 app.add_typer(lines_app, name="lines")
 app.add_typer(audio_app, name="audio")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(webhooks_app, name="webhooks")
+app.command("worker")(worker)
 
 T = TypeVar("T")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
