@@ -1,0 +1,127 @@
+"""A worker SIGKILLed mid-delivery: once its lease expires another worker finishes the job, once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+from audiogen import Made
+from voicememo.container import Container
+from voicememo.senders.sandbox import read_outbox
+from voicememo.settings import Settings
+from voicememo.storage.migrate import upgrade
+from voicememo.storage.repos.jobs import JobRepo
+
+BIN = Path(sys.executable).with_name("voicememo")
+
+
+async def _bytes(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def queue_a_memo(settings: Settings, audio: Path) -> str:
+    """Partner, chat, upload and memo through the services, with no worker running."""
+
+    data = audio.read_bytes()
+
+    async def go() -> str:
+        c = Container(settings)
+        try:
+            made = await c.admin.create_partner("Crash", "+15550400001")
+            pid = made.partner.id
+            chat = await c.chats.create(
+                pid, "+15550400001", ["+15550400002"], {"parts": [{"type": "text", "value": "hi"}]}
+            )
+            # Settle the chat's first (text) message so the memo is the only delivery left.
+            async with c.ctx.db.write() as s:
+                for job in await JobRepo(s).claim("setup", now=c.ctx.clock(), lease=timedelta(seconds=5), limit=10):
+                    await JobRepo(s).finish(job.id, "setup", now=c.ctx.clock())
+            slot = await c.attachments.create_upload(pid, audio.name, "audio/wav", len(data))
+            token = slot.upload_url.split("token=", 1)[1]
+            from urllib.parse import unquote
+
+            await c.attachments.receive_upload(
+                slot.attachment.id, unquote(token), "audio/wav", str(len(data)), _bytes(data)
+            )
+            sent = await c.voicememos.send(pid, chat.chat.id, None, slot.attachment.id)
+            return sent.message.id
+        finally:
+            await c.aclose()
+
+    return asyncio.run(go())
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(BIN), "worker", "--concurrency", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_log(proc: subprocess.Popen[str], **match: str) -> dict[str, object]:
+    """Read the worker's JSON log lines until one has all of ``match`` (the worker tells us; no sleeping)."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if all(str(entry.get(k)) == v for k, v in match.items()):
+            return dict(entry)
+    raise AssertionError(f"worker exited before logging {match}")
+
+
+def test_killed_worker_loses_and_doubles_nothing(tmp_path: Path, corpus: dict[str, Made]) -> None:
+    base = {
+        **os.environ,
+        "VOICEMEMO_DATA_DIR": str(tmp_path / "data"),
+        "VOICEMEMO_LOG_FORMAT": "json",
+        "VOICEMEMO_JOB_LEASE_SECONDS": "2",
+        "VOICEMEMO_JOB_POLL_INTERVAL": "0.2",
+        "VOICEMEMO_SANDBOX_DELIVERED_DELAY": "0",
+        "VOICEMEMO_SANDBOX_READ_DELAY": "-1",
+    }
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.ensure_dirs()
+    upgrade(settings.database_url)
+    message_id = queue_a_memo(settings, corpus["wav-s16"].path)
+
+    slow = start_worker({**base, "VOICEMEMO_SANDBOX_SEND_DELAY": "60"})  # hangs inside the send
+    try:
+        wait_for_log(slow, event="job_started", kind="deliver")
+    finally:
+        slow.send_signal(signal.SIGKILL)
+        slow.wait(timeout=30)
+    assert read_outbox(settings.outbox_dir) == []  # killed before it could send
+
+    healthy = start_worker(base)
+    try:
+        wait_for_log(healthy, event="message_status", action="delivered", message_id=message_id)
+    finally:
+        healthy.send_signal(signal.SIGTERM)
+        healthy.wait(timeout=30)
+    assert healthy.returncode == 0  # graceful stop
+
+    sends = [e for e in read_outbox(settings.outbox_dir) if e["message_id"] == message_id]
+    assert len(sends) == 1 and sends[0]["file"] == "Audio Message.caf"
+
+    async def job_counts() -> dict[str, int]:
+        c = Container(settings)
+        try:
+            async with c.ctx.db.read() as s:
+                return await JobRepo(s).counts()
+        finally:
+            await c.aclose()
+
+    counts = asyncio.run(job_counts())
+    assert set(counts) == {"done"}, counts  # nothing lost, nothing dead

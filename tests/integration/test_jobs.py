@@ -1,0 +1,136 @@
+"""The jobs table and the worker on a real SQLite database, with an injectable clock."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from voicememo.jobs.retry import RetryPolicy
+from voicememo.jobs.worker import Wakeup, Worker
+from voicememo.storage.db import Database
+from voicememo.storage.migrate import upgrade
+from voicememo.storage.repos.jobs import Job, JobRepo
+
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
+    upgrade(url)
+    return Database(url)
+
+
+async def enqueue(db: Database, kind: str = "k", order_key: str | None = None, at: datetime = T0) -> int:
+    async with db.write() as s:
+        return await JobRepo(s).enqueue(kind, {"n": 1}, now=at, order_key=order_key)
+
+
+async def claim(db: Database, worker: str, now: datetime, limit: int = 10) -> list[Job]:
+    async with db.write() as s:
+        return await JobRepo(s).claim(worker, now=now, lease=LEASE, limit=limit)
+
+
+@pytest.mark.anyio
+async def test_lease_expiry_hands_the_job_to_another_worker_with_fencing(db: Database) -> None:
+    job_id = await enqueue(db)
+    assert [j.id for j in await claim(db, "a", T0)] == [job_id]
+    assert await claim(db, "b", T0 + timedelta(seconds=29)) == []  # leased
+    taken = await claim(db, "b", T0 + timedelta(seconds=31))  # "a" died: its lease ran out
+    assert [(j.id, j.attempts) for j in taken] == [(job_id, 2)]
+    async with db.write() as s:
+        assert not await JobRepo(s).finish(job_id, "a", now=T0)  # the dead owner cannot settle it
+        assert not await JobRepo(s).heartbeat(job_id, "a", until=T0 + LEASE)
+        assert await JobRepo(s).finish(job_id, "b", now=T0)
+        assert await JobRepo(s).counts() == {"done": 1}
+    await db.dispose()
+
+
+@pytest.mark.anyio
+async def test_heartbeat_keeps_the_lease(db: Database) -> None:
+    job_id = await enqueue(db)
+    await claim(db, "a", T0)
+    async with db.write() as s:
+        assert await JobRepo(s).heartbeat(job_id, "a", until=T0 + timedelta(seconds=90))
+    assert await claim(db, "b", T0 + timedelta(seconds=60)) == []
+    await db.dispose()
+
+
+@pytest.mark.anyio
+async def test_jobs_with_one_order_key_run_one_after_another(db: Database) -> None:
+    first = await enqueue(db, order_key="wh:sub:msg")
+    second = await enqueue(db, order_key="wh:sub:msg")
+    other = await enqueue(db, order_key="wh:sub:other")
+    assert sorted(j.id for j in await claim(db, "a", T0)) == [first, other]
+    async with db.write() as s:  # the first fails and is retried later: the second still waits
+        await JobRepo(s).retry(first, "a", now=T0, run_at=T0 + timedelta(seconds=10), error="500")
+    assert await claim(db, "a", T0 + timedelta(seconds=5)) == []
+    assert [j.id for j in await claim(db, "a", T0 + timedelta(seconds=11))] == [first]
+    async with db.write() as s:
+        await JobRepo(s).finish(first, "a", now=T0)
+    assert [j.id for j in await claim(db, "a", T0 + timedelta(seconds=12))] == [second]
+    await db.dispose()
+
+
+def test_retry_policy_backs_off_with_jitter_and_gives_up() -> None:
+    policy = RetryPolicy(base_seconds=2, max_delay_seconds=60, max_attempts=5, rng=random.Random(1))
+    for attempt, ceiling in [(1, 2), (2, 4), (3, 8), (4, 16), (9, 60)]:
+        assert ceiling / 2 <= policy.delay(attempt) <= ceiling
+    assert policy.next_run(4, T0, T0) is not None
+    assert policy.next_run(5, T0, T0) is None
+    deadline = RetryPolicy(base_seconds=60, max_attempts=100, give_up_after=timedelta(minutes=30))
+    assert deadline.next_run(1, T0 + timedelta(minutes=29, seconds=50), T0) is None
+
+
+class Flaky:
+    """Fails ``failures`` times, then succeeds; records what happened."""
+
+    def __init__(self, failures: int, done: asyncio.Event) -> None:
+        self.failures = failures
+        self.done = done
+        self.calls = 0
+        self.gave_up: list[str] = []
+        self.policy = RetryPolicy(base_seconds=0.01, max_delay_seconds=0.02, max_attempts=3)
+
+    async def run(self, job: Job) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            if self.calls == self.policy.max_attempts:
+                self.done.set()
+            raise RuntimeError(f"boom {self.calls}")
+        self.done.set()
+
+    async def give_up(self, job: Job, reason: str) -> None:
+        self.gave_up.append(reason)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("failures", "final", "calls"), [(2, "done", 3), (5, "dead", 3)])
+async def test_worker_retries_then_finishes_or_buries(db: Database, failures: int, final: str, calls: int) -> None:
+    done = asyncio.Event()
+    handler = Flaky(failures, done)
+    await enqueue(db, kind="flaky", at=datetime.now(UTC))
+    stop = asyncio.Event()
+    worker = Worker(db, {"flaky": handler}, clock=lambda: datetime.now(UTC), wakeup=Wakeup(), poll_interval=0.01)
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(done.wait(), 10)
+    stop.set()
+    await asyncio.wait_for(task, 10)  # graceful: waits for the running job to settle
+    async with db.read() as s:
+        assert await JobRepo(s).counts() == {final: 1}
+    assert handler.calls == calls
+    assert handler.gave_up == ([] if final == "done" else ["RuntimeError: boom 3"])
+    await db.dispose()
