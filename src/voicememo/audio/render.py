@@ -11,7 +11,11 @@ Runs in the audio process pool; memory stays flat because frames stream through.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import queue
+import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -77,10 +81,22 @@ def _mono_frames(src: str | Path, rate: int, frame_size: int | None) -> Any:
     yield from resampler.resample(None)
 
 
-def render_imessage(src: str | Path, dst: str | Path, *, bit_rate: int = 32000, desc_rate: int = 24000) -> Rendition:
+def render_imessage(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    bit_rate: int = 32000,
+    desc_rate: int = 24000,
+    source_samples: int = 0,
+    source_rate: int = 0,
+) -> Rendition:
+    """``source_samples``/``source_rate``: the exact length the intake probe measured (else probed again)."""
     if desc_rate not in (24000, 48000):
         raise ValueError("the CAF descriptor rate must be 24000 or 48000")
-    source = probe_file(src)
+    if not (source_samples and source_rate):
+        measured = probe_file(src)
+        source_samples, source_rate = measured.samples, measured.sample_rate
+    source_ms = samples_to_ms(source_samples, source_rate)
     encoder: Any = av.CodecContext.create("libopus", "w")
     encoder.sample_rate = desc_rate
     encoder.layout = "mono"
@@ -92,6 +108,7 @@ def render_imessage(src: str | Path, dst: str | Path, *, bit_rate: int = 32000, 
     fed = 0
     priming = 0
     first = True
+    check = _DecodeBack()
     with open(dst, "wb") as fh:
         writer = CafOpusWriter(fh, sample_rate=desc_rate, frames_per_packet=frames_per_packet)
 
@@ -102,12 +119,14 @@ def render_imessage(src: str | Path, dst: str | Path, *, bit_rate: int = 32000, 
                     # libopus starts at pts = -(encoder delay), at the encoder's rate
                     priming = max(0, -int(packet.pts or 0)) * (OPUS_RATE // desc_rate)
                     first = False
-                writer.write_packet(bytes(packet))
+                data = bytes(packet)
+                writer.write_packet(data)
+                check.feed(data)
 
         # A decoder may emit encoder padding that its container trims (MP4 edit lists): the exact
         # length is the probe's, at the descriptor rate, and nothing past it is encoded.
-        limit = round(source.samples * desc_rate / source.sample_rate)
-        for frame in _mono_frames(src, desc_rate, frames_per_packet):
+        limit = round(source_samples * desc_rate / source_rate)
+        for frame in _prefetched(_mono_frames(src, desc_rate, frames_per_packet)):
             if fed >= limit:
                 break
             if fed + frame.samples > limit:
@@ -120,10 +139,8 @@ def render_imessage(src: str | Path, dst: str | Path, *, bit_rate: int = 32000, 
         if not writer.sizes:
             raise RenditionFailed("The audio produced no Opus packets.")
         writer.finish(valid_frames=fed, priming_48k=priming)
-    info = read_caf(Path(dst).read_bytes())
-    assert info.valid_frames == fed
-    duration_ms = _verify(
-        dst, "caf", source.duration_ms, frame_ms=1000 * frames_per_packet // desc_rate, source_path=src
+    duration_ms = _verify_caf(
+        dst, check.finish(), source_ms, frame_ms=1000 * frames_per_packet // desc_rate, source_path=src
     )
     return Rendition(
         "imessage",
@@ -133,9 +150,42 @@ def render_imessage(src: str | Path, dst: str | Path, *, bit_rate: int = 32000, 
         desc_rate,
         bit_rate,
         duration_ms,
-        source.duration_ms,
+        source_ms,
         Path(dst).stat().st_size,
     )
+
+
+def _prefetched(frames: Iterator[av.AudioFrame], depth: int = 64) -> Iterator[av.AudioFrame]:
+    """Decode and resample in a second thread while this one encodes (FFmpeg releases the GIL)."""
+    done = object()
+    box: queue.Queue[object] = queue.Queue(maxsize=depth)
+    failure: list[BaseException] = []
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                if stop.is_set():
+                    return
+                box.put(frame)
+        except BaseException as exc:  # re-raised in the consumer
+            failure.append(exc)
+        finally:
+            box.put(done)
+
+    worker = threading.Thread(target=produce, daemon=True)
+    worker.start()
+    try:
+        while (item := box.get()) is not done:
+            yield item  # type: ignore[misc]
+        if failure:
+            raise failure[0]
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                box.get_nowait()
+            worker.join(timeout=0.05)
 
 
 def _head(frame: av.AudioFrame, samples: int, rate: int) -> av.AudioFrame:
@@ -222,8 +272,78 @@ def _verify(path: str | Path, demuxer: str, expected_ms: int, *, frame_ms: int, 
     return got_ms
 
 
+class _DecodeBack:
+    """FFmpeg's Opus decoder on every packet as it is written, in a second thread (it releases the GIL)."""
+
+    def __init__(self) -> None:
+        self._packets: queue.Queue[bytes | None] = queue.Queue()
+        self.samples = 0
+        self.loudest = 0.0
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def feed(self, packet: bytes) -> None:
+        self._packets.put(packet)
+
+    def finish(self) -> _DecodeBack:
+        self._packets.put(None)
+        self._thread.join()
+        return self
+
+    def _run(self) -> None:
+        decoder: Any = av.CodecContext.create("opus", "r")
+        decoder.sample_rate = OPUS_RATE
+        decoder.layout = "mono"
+        while (data := self._packets.get()) is not None:
+            if self.error:
+                continue
+            try:
+                for frame in decoder.decode(av.Packet(data)):
+                    self.samples += frame.samples
+                    self.loudest = max(self.loudest, _mean_square(frame))
+            except av.error.FFmpegError as exc:
+                self.error = str(exc)
+
+
+def _verify_caf(
+    path: str | Path, check: _DecodeBack, expected_ms: int, *, frame_ms: int, source_path: str | Path
+) -> int:
+    """The packets decoded (above); now FFmpeg's CAF demuxer must read our container back to the same
+    packets, mono Opus, and the pakt's trim must leave the source length within one packet."""
+    if check.error:
+        raise RenditionFailed(f"The rendition does not decode ({check.error}); it was not sent.")
+    info = read_caf(Path(path).read_bytes())
+    try:
+        with av.open(str(path), format="caf") as container:
+            stream = container.streams.audio[0]
+            codec, channels = stream.codec_context.name, stream.codec_context.channels
+            sizes = [p.size for p in container.demux(stream) if p.size]
+    except av.error.FFmpegError as exc:
+        raise RenditionFailed(f"FFmpeg cannot read the rendition's container ({exc}); it was not sent.") from exc
+    if codec != "opus" or channels != 1 or tuple(sizes) != info.packet_sizes:
+        raise RenditionFailed(
+            f"The rendition reads back as {codec}, {channels} channel(s), {len(sizes)} packets "
+            f"instead of mono Opus with {info.packets}; it was not sent."
+        )
+    exact = check.samples - info.priming - info.remainder
+    got_ms = samples_to_ms(max(0, exact), OPUS_RATE)
+    if abs(got_ms - expected_ms) > frame_ms or check.samples != info.packets * info.frames_per_packet * (
+        OPUS_RATE // int(info.sample_rate)
+    ):
+        raise RenditionFailed(
+            f"The rendition decodes to {got_ms} ms but the source is {expected_ms} ms; it was not sent."
+        )
+    if _loudness_dbfs(check.loudest) < _SILENCE_DBFS and not _source_is_silent(source_path):
+        raise RenditionFailed("The rendition is silent although the source is not; it was not sent.")
+    return got_ms
+
+
 def _mean_square(frame: av.AudioFrame) -> float:
     """Mean square of a frame, relative to full scale whatever the sample format."""
+    if frame.format.name in ("flt", "fltp") and len(frame.layout.channels) == 1:
+        mono = np.frombuffer(bytes(frame.planes[0]), dtype=np.float32, count=frame.samples)  # the fast, common case
+        return float(np.dot(mono, mono)) / max(1, frame.samples)
     data: Any = frame.to_ndarray()
     scaled = data / float(np.iinfo(data.dtype).max) if data.dtype.kind in "iu" else data.astype(np.float64)
     if data.dtype.kind == "u":

@@ -117,6 +117,7 @@ class Attachment:
     sample_rate: int | None = None
     channels: int | None = None
     duration_ms: int | None = None
+    samples: int | None = None
     failure_reason: str | None = None
     origin_url: str | None = None
     deleted_at: datetime | None = None

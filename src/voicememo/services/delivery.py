@@ -217,6 +217,8 @@ class DeliverHandler:
             cached = await RenditionRepo(s).get(audio.sha256, key)
         if cached is not None and await self.ctx.blobs.exists(cached.blob_key):
             return cached
+        if profile == "imessage" and audio.samples and audio.sample_rate:
+            options = {**options, "source_samples": audio.samples, "source_rate": audio.sample_rate}
         async with self._local(audio.blob_key) as src, temp_path(self.ctx.settings.tmp_dir) as dst:
             made = await self.ctx.audio.render(src, dst, profile, **options)
             extension = made.filename.rsplit(".", 1)[-1]

@@ -31,6 +31,7 @@ class Intake:
             "sample_rate": self.info.sample_rate,
             "channels": self.info.channels,
             "duration_ms": self.info.duration_ms,
+            "samples": self.info.samples,
         }
 
 

@@ -121,6 +121,7 @@ class VoiceMemoService:
             sample_rate=info.sample_rate,
             channels=info.channels,
             duration_ms=info.duration_ms,
+            samples=info.samples,
             origin_url=url,
         )
 
