@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -59,13 +60,17 @@ def queue_a_memo(settings: Settings, audio: Path) -> str:
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [str(BIN), "worker", "--concurrency", "1"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
+    watchdog = threading.Timer(90, proc.kill)  # a hung worker fails the test instead of hanging it
+    watchdog.daemon = True
+    watchdog.start()
+    return proc
 
 
 def wait_for_log(proc: subprocess.Popen[str], **match: str) -> dict[str, object]:

@@ -64,9 +64,13 @@ def render(
     bit_rate: int = 32000,
     desc_rate: int = 24000,
     mms_max_bytes: int = MMS_MAX_BYTES,
+    source_samples: int = 0,
+    source_rate: int = 0,
 ) -> Rendition:
     if profile == "imessage":
-        return render_imessage(src, dst, bit_rate=bit_rate, desc_rate=desc_rate)
+        return render_imessage(
+            src, dst, bit_rate=bit_rate, desc_rate=desc_rate, source_samples=source_samples, source_rate=source_rate
+        )
     if profile == "mms":
         return render_mms(src, dst, max_bytes=mms_max_bytes)
     raise ValueError(f"unknown rendition profile {profile!r}")
