@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -44,10 +45,10 @@ async def run(
 ) -> tuple[list[float], float, list[str]]:
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
-        data = audio.read_bytes()
+        name, data = audio
         slot = (
             await http.post(
-                "/v3/attachments", json={"filename": audio.name, "content_type": "audio/mpeg", "size_bytes": len(data)}
+                "/v3/attachments", json={"filename": name, "content_type": "audio/mpeg", "size_bytes": len(data)}
             )
         ).json()
         put = await http.put(slot["upload_url"], content=data, headers=slot["required_headers"])
@@ -118,6 +119,7 @@ def main() -> None:
         for line in proc.stdout:
             if "Application startup complete" in line:
                 break
+        threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain: a full pipe would block it
         base = f"http://127.0.0.1:{port}"
         try:
             httpx.post(

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import wave
 from pathlib import Path
@@ -81,6 +82,7 @@ def main() -> None:
         for line in proc.stdout:
             if "Application startup complete" in line:
                 break
+        threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain: a full pipe would block it
         try:
             client = linq.LinqAPIV3(api_key=made["api_key"], base_url=f"http://127.0.0.1:{port}")
             baseline = {pid: peak_kb(pid) for pid in family(proc.pid)}

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,6 +73,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
             key = line.split("API key:", 1)[1].split()[0]
         if "Application startup complete" in line:
             break
+    threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain: a full pipe would block it
     assert key, "".join(seen)
     try:
         yield f"http://127.0.0.1:{port}", key, tmp_path / "data"
