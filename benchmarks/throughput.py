@@ -90,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--memos", type=int, default=300)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--accept-only", action="store_true", help="no in-process workers: measure accepting alone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, webhook_receiver() as receiver:
         audio = encode(Path(tmp) / "memo.mp3", fmt="mp3", codec="libmp3lame", seconds=20, bit_rate=64000).path
@@ -102,6 +103,7 @@ def main() -> None:
             "VOICEMEMO_SANDBOX_DELIVERED_DELAY": "0",
             "VOICEMEMO_SANDBOX_READ_DELAY": "-1",
             "VOICEMEMO_JOB_POLL_INTERVAL": "0.2",
+            "VOICEMEMO_WORKERS_IN_PROCESS": "false" if args.accept_only else "true",
         }
         made = json.loads(
             subprocess.run(
@@ -131,7 +133,7 @@ def main() -> None:
             latencies, accept_s, ids = asyncio.run(
                 run(base, made["api_key"], (audio.name, audio.read_bytes()), args.memos, args.clients)
             )
-            wanted = set(ids)
+            wanted = set() if args.accept_only else set(ids)
             while wanted:
                 event = receiver.accepted.get(timeout=300).event
                 wanted.discard(event["data"]["id"])
