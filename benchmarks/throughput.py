@@ -12,15 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,14 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from audiogen import encode
 from receiver import webhook_receiver
-
-BIN = Path(sys.executable).with_name("voicememo")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from served import served
 
 
 async def run(
@@ -94,53 +81,29 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, webhook_receiver() as receiver:
         audio = encode(Path(tmp) / "memo.mp3", fmt="mp3", codec="libmp3lame", seconds=20, bit_rate=64000).path
-        port = free_port()
-        env = {
-            **os.environ,
-            "VOICEMEMO_DATA_DIR": f"{tmp}/data",
-            "VOICEMEMO_PORT": str(port),
-            "VOICEMEMO_FETCH_ALLOW_PRIVATE_NETWORKS": "true",
-            "VOICEMEMO_SANDBOX_DELIVERED_DELAY": "0",
-            "VOICEMEMO_SANDBOX_READ_DELAY": "-1",
-            "VOICEMEMO_JOB_POLL_INTERVAL": "0.2",
-            "VOICEMEMO_WORKERS_IN_PROCESS": "false" if args.accept_only else "true",
+        settings = {
+            "fetch_allow_private_networks": "true",
+            "sandbox_delivered_delay": "0",
+            "sandbox_read_delay": "-1",
+            "job_poll_interval": "0.2",
+            "workers_in_process": "false" if args.accept_only else "true",
         }
-        made = json.loads(
-            subprocess.run(
-                [str(BIN), "partners", "create", "Bench", "--line", "+15550500001", "--json"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )
-        proc = subprocess.Popen(
-            [str(BIN), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "Application startup complete" in line:
-                break
-        threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain: a full pipe would block it
-        base = f"http://127.0.0.1:{port}"
-        try:
+        with served(Path(tmp) / "data", "+15550500001", **settings) as server:
+            base, key = server.base_url, server.api_key
             httpx.post(
                 f"{base}/v3/webhook-subscriptions",
-                headers={"Authorization": f"Bearer {made['api_key']}"},
+                headers={"Authorization": f"Bearer {key}"},
                 json={"target_url": receiver.url, "subscribed_events": ["message.delivered"]},
             ).raise_for_status()
             start = time.perf_counter()
             latencies, accept_s, ids = asyncio.run(
-                run(base, made["api_key"], (audio.name, audio.read_bytes()), args.memos, args.clients)
+                run(base, key, (audio.name, audio.read_bytes()), args.memos, args.clients)
             )
             wanted = set() if args.accept_only else set(ids)
             while wanted:
                 event = receiver.accepted.get(timeout=300).event
                 wanted.discard(event["data"]["id"])
             all_delivered = time.perf_counter() - start
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
         q = statistics.quantiles(latencies, n=100)
         print(f"memos: {args.memos} by attachment_id (20 s MP3), clients: {args.clients}, embedded default")
         print(f"accepted: {args.memos / accept_s:.1f} memos/s  (all accepted in {accept_s:.2f} s)")

@@ -9,14 +9,8 @@ PUT URL, and reads VmHWM (peak resident set) from /proc for the server and every
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import wave
 from pathlib import Path
@@ -25,7 +19,7 @@ import httpx
 import linq
 import numpy as np
 
-BIN = Path(sys.executable).with_name("voicememo")
+from served import served
 
 
 def peak_kb(pid: int) -> int:
@@ -62,30 +56,9 @@ def main() -> None:
         audio = Path(tmp) / "long.wav"
         write_wav(audio, args.mb)
         size = audio.stat().st_size
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {**os.environ, "VOICEMEMO_DATA_DIR": f"{tmp}/data", "VOICEMEMO_PORT": str(port)}
-        made = json.loads(
-            subprocess.run(
-                [str(BIN), "partners", "create", "Bench", "--line", "+15550300001", "--json"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )
-        proc = subprocess.Popen(
-            [str(BIN), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "Application startup complete" in line:
-                break
-        threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain: a full pipe would block it
-        try:
-            client = linq.LinqAPIV3(api_key=made["api_key"], base_url=f"http://127.0.0.1:{port}")
-            baseline = {pid: peak_kb(pid) for pid in family(proc.pid)}
+        with served(Path(tmp) / "data", "+15550300001") as server:
+            client = linq.LinqAPIV3(api_key=server.api_key, base_url=server.base_url)
+            baseline = {pid: peak_kb(pid) for pid in family(server.pid)}
             slot = client.attachments.create(filename="long.wav", content_type="audio/wav", size_bytes=size)
             start = time.perf_counter()
             with open(audio, "rb") as fh:
@@ -96,20 +69,18 @@ def main() -> None:
                     timeout=300,
                 )
             elapsed = time.perf_counter() - start
-            peaks = {pid: peak_kb(pid) for pid in family(proc.pid)}
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            peaks = {pid: peak_kb(pid) for pid in family(server.pid)}
+            server_pid = server.pid
         print(
             f"upload: {size / 1e6:.1f} MB WAV, HTTP {put.status_code}, duration_ms {put.json().get('duration_ms')}, "
             f"{elapsed:.2f} s ({size / 1e6 / elapsed:.0f} MB/s incl. exact decode)"
         )
-        before, after = baseline[proc.pid] / 1024, peaks[proc.pid] / 1024
+        before, after = baseline[server_pid] / 1024, peaks[server_pid] / 1024
         print(f"server process peak RSS: {after:.0f} MB (before upload {before:.0f} MB)")
-        workers = {pid: kb for pid, kb in peaks.items() if pid != proc.pid}
+        workers = {pid: kb for pid, kb in peaks.items() if pid != server_pid}
         for pid, kb in sorted(workers.items()):
             print(f"  child {pid} peak RSS: {kb / 1024:.0f} MB")
-        print(f"file size / server peak growth: {size / 1024 / max(1, peaks[proc.pid] - baseline[proc.pid]):.0f}x")
+        print(f"file size / server peak growth: {size / 1024 / max(1, peaks[server_pid] - baseline[server_pid]):.0f}x")
 
 
 if __name__ == "__main__":

@@ -223,11 +223,9 @@ class ChatService:
         now = self.ctx.clock()
         async with self.ctx.db.write() as s:
             repo = ChatRepo(s)
-            chat = await repo.get(partner_id, chat_id)
-            if chat is None:
-                raise ChatNotFound()
-            if not chat.is_group:
-                raise InvalidParameter("Participants can only be added to or removed from group chats.")
+            chat = await _group_chat(
+                repo, partner_id, chat_id, "Participants can only be added to or removed from group chats."
+            )
             if not chat.is_active:
                 raise Conflict("This chat was left by your line; its participants can no longer be changed.")
             current = {h.handle: h for h in chat.handles if not h.is_me}
@@ -270,17 +268,22 @@ class ChatService:
         now = self.ctx.clock()
         async with self.ctx.db.write() as s:
             repo = ChatRepo(s)
-            chat = await repo.get(partner_id, chat_id)
-            if chat is None:
-                raise ChatNotFound()
-            if not chat.is_group:
-                raise InvalidParameter("Only group chats can be left.")
+            chat = await _group_chat(repo, partner_id, chat_id, "Only group chats can be left.")
             if chat.is_active:
                 await repo.set_handle_status(chat.id, chat.line_number, HandleStatus.LEFT, now)
                 await repo.update_chat(chat.id, updated_at=now)
             result = await repo.get(partner_id, chat_id)
         assert result is not None
         return result
+
+
+async def _group_chat(repo: ChatRepo, partner_id: str, chat_id: str, not_group: str) -> Chat:
+    chat = await repo.get(partner_id, chat_id)
+    if chat is None:
+        raise ChatNotFound()
+    if not chat.is_group:
+        raise InvalidParameter(not_group)
+    return chat
 
 
 def _str_or_none(value: object) -> str | None:
