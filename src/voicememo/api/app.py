@@ -33,11 +33,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = None
+        warming = asyncio.create_task(the_container.audio.warm())
         if the_container.settings.workers_in_process:
             task = asyncio.create_task(the_container.worker().run(stop))
         try:
             yield
         finally:
+            await warming
             stop.set()
             if task is not None:
                 await task

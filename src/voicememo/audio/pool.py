@@ -52,7 +52,16 @@ class AudioPool:
                 self._executor = None
                 raise InternalError("The audio worker crashed while rendering; the send will be retried.") from exc
 
+    async def warm(self) -> None:
+        """Start the worker processes now (imports included), not on the first user's upload."""
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self._pool(), _ready) for _ in range(self.workers)))
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+
+def _ready() -> bool:
+    return True
