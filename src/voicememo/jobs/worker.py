@@ -83,7 +83,12 @@ class Worker:
         try:
             while not stop.is_set():
                 free = self.concurrency - len(self._running)
-                jobs = await self._claim(free) if free > 0 else []
+                try:
+                    jobs = await self._claim(free) if free > 0 else []
+                except Exception:  # a database hiccup must not end delivery: log, wait, try again
+                    log.exception("claim_failed", action="error", worker=self.name)
+                    await self._idle(stop, busy=True)
+                    continue
                 for job in jobs:
                     task = asyncio.create_task(self._execute(job))
                     self._running.add(task)
