@@ -9,7 +9,7 @@ and the reason. Each transition commits with its webhook jobs.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -74,8 +74,10 @@ class Tracker:
         *,
         allowed_from: set[DeliveryStatus],
         error: str | None = None,
-        extra: list[Job] | None = None,
+        chat: Chat | None = None,
+        then: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> Message | None:
+        """``chat``: the chat as the job loaded it (saves reloading); ``then`` runs in the same transaction."""
         now = self.ctx.clock()
         async with self.ctx.db.write() as s:
             repo = MessageRepo(s)
@@ -92,9 +94,8 @@ class Tracker:
             if status is DeliveryStatus.FAILED:
                 values.update(error_code=DELIVERY_FAILED, error_reason=error)
             await repo.set_status(message_id, status, **values)
-            moved = await repo.get(partner_id, message_id)
-            chat = await ChatRepo(s).get(partner_id, message.chat_id)
-            assert moved is not None
+            moved = replace(message, delivery_status=status, **values)  # type: ignore[arg-type]
+            chat = chat or await ChatRepo(s).get(partner_id, message.chat_id)
             assert chat is not None
             data = (
                 events.failed_data(moved)
@@ -110,6 +111,8 @@ class Tracker:
                 line_number=chat.line_number,
                 subject_id=message_id,
             )
+            if then is not None:
+                await then(s)
         self.ctx.wakeup.ring()
         log.info("message_status", action=status.value, message_id=message_id, reason=error)
         return moved
@@ -167,19 +170,15 @@ class DeliverHandler:
                 partner_id, message_id, DeliveryStatus.FAILED, error=str(exc), allowed_from={DeliveryStatus.QUEUED}
             )
             return
-        await self._sent(partner_id, message_id, receipts)
+        await self._sent(partner_id, message_id, chat, receipts)
 
-    async def _sent(self, partner_id: str, message_id: str, receipts: tuple[ExpectedReceipt, ...]) -> None:
-        moved = await self.tracker.move(
-            partner_id, message_id, DeliveryStatus.SENT, allowed_from={DeliveryStatus.QUEUED}
-        )
-        if moved is None:
-            return
-        now = self.ctx.clock()
-        async with self.ctx.db.write() as s:
-            jobs = JobRepo(s)
+    async def _sent(self, partner_id: str, message_id: str, chat: Chat, receipts: tuple[ExpectedReceipt, ...]) -> None:
+        """Sent, and the receipts the sender will report, in one transaction."""
+
+        async def schedule(s: AsyncSession) -> None:
+            now = self.ctx.clock()
             for receipt in receipts:
-                await jobs.enqueue(
+                await JobRepo(s).enqueue(
                     RECEIPT_JOB,
                     {
                         "partner_id": partner_id,
@@ -191,7 +190,10 @@ class DeliverHandler:
                     run_at=now + timedelta(seconds=receipt.after_seconds),
                     order_key=f"rc:{message_id}",
                 )
-        self.ctx.wakeup.ring()
+
+        await self.tracker.move(
+            partner_id, message_id, DeliveryStatus.SENT, allowed_from={DeliveryStatus.QUEUED}, chat=chat, then=schedule
+        )
 
     async def give_up(self, job: Job, reason: str) -> None:
         await self.tracker.move(
@@ -283,7 +285,7 @@ class ReceiptHandler:
         read = all(receipts.get(h, (None, None))[1] for h in everyone)
         if delivered:
             await self.tracker.move(
-                partner_id, message_id, DeliveryStatus.DELIVERED, allowed_from={DeliveryStatus.SENT}
+                partner_id, message_id, DeliveryStatus.DELIVERED, allowed_from={DeliveryStatus.SENT}, chat=chat
             )
         if read:
             await self.tracker.move(
@@ -291,6 +293,7 @@ class ReceiptHandler:
                 message_id,
                 DeliveryStatus.READ,
                 allowed_from={DeliveryStatus.SENT, DeliveryStatus.DELIVERED},
+                chat=chat,
             )
 
     async def give_up(self, job: Job, reason: str) -> None:
