@@ -184,3 +184,22 @@ def test_rate_limit_per_line_and_recipient(tenant: Tenant) -> None:
     assert 1 <= int(info.value.response.headers["retry-after"]) <= 60
     assert info.value.retry_after == int(info.value.response.headers["retry-after"])
     tenant.client.chats.create(from_=tenant.line, to=[new_handle()], message=text)  # other recipients are fine
+
+
+def test_deleting_the_last_copy_removes_its_renditions_too(
+    server: Server, tenant: Tenant, receiver: Receiver, tmp_path: Path
+) -> None:
+    from audiogen import encode, voice_signal
+
+    unique = encode(
+        tmp_path / "unique.wav", fmt="wav", codec="pcm_s16le", rate=16000, signal=voice_signal(1.5, 16000, seed=4242)
+    )
+    subscribe(tenant, receiver)
+    chat_id = new_chat(tenant.client, tenant.line)
+    attachment_id = upload_file(tenant.client, unique.path, "audio/wav")
+    memo = tenant.client.chats.send_voicememo(chat_id, attachment_id=attachment_id).voice_memo
+    receiver.wait_for(lambda e: e["event_type"] == "message.sent" and e["data"]["id"] == memo.id)
+    renditions = server.settings.blob_dir / "renditions" / hashlib.sha256(unique.path.read_bytes()).hexdigest()
+    assert len(list(renditions.iterdir())) == 1
+    tenant.client.attachments.delete(attachment_id)
+    assert list(renditions.iterdir()) == []

@@ -26,6 +26,7 @@ from voicememo.services.context import ServiceContext
 from voicememo.services.intake import check_and_store
 from voicememo.storage.incoming import TooLarge, temp_path, write_stream
 from voicememo.storage.repos.attachments import AttachmentRepo
+from voicememo.storage.repos.delivery import RenditionRepo
 
 AUDIO_CONTENT_TYPES = sorted({alias for info in FORMATS.values() for alias in info.mime_aliases})
 
@@ -171,8 +172,11 @@ class AttachmentService:
             if attachment is None:
                 raise AttachmentNotFound()
             await repo.update(partner_id, attachment_id, deleted_at=self.ctx.clock())
-        if attachment.blob_key:
-            await self.ctx.blobs.delete(attachment.blob_key)
+            # renditions are shared by content; they go with the last attachment holding those bytes
+            derived = await RenditionRepo(s).remove_orphans(attachment.sha256) if attachment.sha256 else []
+        for key in [attachment.blob_key, *derived]:
+            if key:
+                await self.ctx.blobs.delete(key)
 
     async def public(self, attachment_id: str) -> Attachment:
         """For the download route: a complete, not deleted attachment, or 404."""

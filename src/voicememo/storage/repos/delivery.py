@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voicememo.storage.tables import ReceiptRow, RenditionRow
+from voicememo.storage.tables import AttachmentRow, ReceiptRow, RenditionRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,19 @@ class RenditionRepo:
             select(RenditionRow).where(RenditionRow.sha256 == sha256, RenditionRow.profile == profile)
         )
         return _rendition(row) if row else None
+
+    async def remove_orphans(self, sha256: str) -> list[str]:
+        """Drop the renditions of audio that no live attachment has any more; returns their blob keys."""
+        live = await self.s.scalar(
+            select(AttachmentRow.id).where(AttachmentRow.sha256 == sha256, AttachmentRow.deleted_at.is_(None)).limit(1)
+        )
+        if live is not None:
+            return []
+        rows = list(await self.s.scalars(select(RenditionRow).where(RenditionRow.sha256 == sha256)))
+        for row in rows:
+            await self.s.delete(row)
+        await self.s.flush()
+        return [row.blob_key for row in rows]
 
     async def add(self, r: StoredRendition, now: datetime) -> bool:
         """False when another worker stored the same (sha256, profile) first."""
