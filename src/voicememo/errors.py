@@ -7,6 +7,7 @@ Each class carries the HTTP status and the Linq contract code (see api.md §1)::
     │   ├── MissingField (1001)        ├── InvalidPhoneNumber (1002)
     │   ├── InvalidJson (1003)         ├── InvalidParameter (1005)
     │   ├── FetchFailed (5002)         ├── UnsupportedAudio (5004)
+    │   │   └── AddressRefused (5002: a non-public address, never retried)
     │   └── ContentTypeMismatch (5006)
     ├── Unauthorized (401, 2004)
     ├── Forbidden (403, 2005)          └── LineNotOwned (403, 2006)
@@ -65,6 +66,10 @@ class FetchFailed(BadRequest):
     """The voice memo URL could not be downloaded; the message says why."""
 
     code = 5002
+
+
+class AddressRefused(FetchFailed):
+    """The host resolves to an address we never fetch from (a policy refusal, not a transient failure)."""
 
 
 class UnsupportedAudio(BadRequest):

@@ -153,6 +153,16 @@ def test_webhook_subscription_errors(tenant: Tenant, kwargs: dict[str, object], 
     assert (err.status_code, err.code) == (400, 1005) and text in err.response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "target", ["https://127.0.0.1/hook", "https://localhost/hook", "https://[::1]/h", "https://169.254.169.254/latest"]
+)
+def test_strict_server_refuses_private_webhook_targets(strict_server: Server, target: str) -> None:
+    made = strict_server.new_partner()
+    client = strict_server.client(made.api_key.secret)
+    err = error_of(lambda: client.webhook_subscriptions.create(target_url=target, subscribed_events=["message.sent"]))
+    assert (err.status_code, err.code) == (400, 1005) and "webhooks go to public hosts" in err.response.text
+
+
 def test_openapi_describes_what_we_serve(server: Server) -> None:
     spec = httpx.get(f"{server.base_url}/openapi.json").json()
     memo = spec["paths"]["/v3/chats/{chat_id}/voicememo"]["post"]

@@ -22,7 +22,7 @@ import anyio
 import certifi
 import httpx
 
-from voicememo.errors import FetchFailed, InvalidParameter, PayloadTooLarge
+from voicememo.errors import AddressRefused, FetchFailed, InvalidParameter, PayloadTooLarge
 from voicememo.net.addresses import IPAddress, address_problem, literal_address
 
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
@@ -124,9 +124,8 @@ class SafeFetcher:
         for ip in addresses:
             problem = address_problem(ip, allow_private=self.policy.allow_private)
             if problem:
-                raise FetchFailed(
-                    f"The voice memo URL's host {host!r} resolves to {ip}, {problem}; "
-                    "only public internet addresses are fetched."
+                raise AddressRefused(
+                    f"The URL's host {host!r} resolves to {ip}, {problem}; only public internet addresses are fetched."
                 )
         return addresses
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from standardwebhooks.webhooks import Webhook
 
-from voicememo.errors import VoicememoError
+from voicememo.errors import AddressRefused, FetchFailed, VoicememoError
 from voicememo.jobs.retry import RetryPolicy
 from voicememo.services.context import ServiceContext
 from voicememo.storage.repos.jobs import Job
@@ -69,14 +69,16 @@ class WebhookHandler:
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
+        refused = False
         try:
             status = await self.ctx.fetcher.post(
                 sub.target_url, p["body"].encode(), headers, self.ctx.settings.webhook_timeout
             )
         except VoicememoError as exc:
             error = exc.message
+            refused = isinstance(exc, AddressRefused) or not isinstance(exc, FetchFailed)
         elapsed = int((time.perf_counter() - started) * 1000)
-        retry = status is None or status >= 500 or status == 429
+        retry = not refused and (status is None or status >= 500 or status == 429)
         ok = status is not None and 200 <= status < 300
         outcome = "delivered" if ok else ("retry" if retry else "gave_up")
         await self._record(job, status, error, outcome, elapsed)

@@ -13,6 +13,7 @@ import httpx
 from voicememo.domain.handles import require_e164
 from voicememo.domain.models import WebhookSubscription
 from voicememo.errors import InvalidParameter, MissingField, WebhookSubscriptionNotFound
+from voicememo.net.addresses import address_problem, literal_address
 from voicememo.services.context import ServiceContext
 from voicememo.storage.repos.partners import PartnerRepo
 from voicememo.storage.repos.webhooks import WebhookRepo
@@ -101,6 +102,11 @@ class WebhookService:
         allowed = ("https", "http") if self.ctx.settings.fetch_allow_private_networks else ("https",)
         if parsed.scheme not in allowed or not parsed.host:
             raise InvalidParameter("target_url must be an HTTPS URL with a host name.")
+        if not self.ctx.settings.fetch_allow_private_networks:
+            ip = literal_address(parsed.host)
+            problem = address_problem(ip) if ip else ("a loopback name" if parsed.host == "localhost" else None)
+            if problem:
+                raise InvalidParameter(f"target_url points to {parsed.host}, {problem}; webhooks go to public hosts.")
         return url
 
     def _check_events(self, events: list[str]) -> tuple[str, ...]:
