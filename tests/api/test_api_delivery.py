@@ -61,7 +61,7 @@ def test_imessage_memo_is_delivered_as_a_verified_caf_bubble(
 
     seen = receiver.wait_for(lambda e: e["event_type"] == "message.read" and e["data"]["id"] == memo.id)
     events = verified(tenant, secret, seen)
-    assert events[0]["event_type"] == "chat.created"
+    assert "chat.created" in [e["event_type"] for e in events]
     memo_events = [e["event_type"] for e in events if e["data"].get("id") == memo.id]  # type: ignore[union-attr]
     assert memo_events == ["message.sent", "message.delivered", "message.read"]
     sent = next(e for e in events if e["event_type"] == "message.sent" and e["data"]["id"] == memo.id)  # type: ignore[index]
