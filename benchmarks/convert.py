@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--source", type=Path)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="encoder threads (0 = one per CPU)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         source = args.source
@@ -55,7 +56,7 @@ def main() -> None:
             ).path
         out = Path(tmp) / "Audio Message.caf"
         measured = probe_file(source)  # done once at intake; delivery passes the exact length on
-        exact = {"source_samples": measured.samples, "source_rate": measured.sample_rate}
+        exact = {"source_samples": measured.samples, "source_rate": measured.sample_rate, "threads": args.threads}
         made = render_imessage(source, out, **exact)
         ours = best_of(args.runs, lambda: render_imessage(source, out, **exact))
         print(f"source: {source.name}, {made.source_duration_ms / 1000:.1f} s of audio")

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
 
     opus_bit_rate: int = Field(default=32000, ge=6000, le=510000)
     caf_sample_rate: Literal[24000, 48000] = 24000
+    #: libopus encoder threads for one long memo, in parallel segments (0 = one per CPU)
+    render_threads: int = Field(default=0, ge=0, le=64)
     mms_max_bytes: int = Field(default=600_000, ge=10_000)
 
     #: "30 per 60 seconds" per (line, recipient), in the `limits` library's notation

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import queue
-import threading
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +25,7 @@ from av.audio.resampler import AudioResampler
 
 from voicememo.audio.caf import OPUS_RATE, CafOpusWriter, read_caf
 from voicememo.audio.decode import iter_frames
+from voicememo.audio.opus_encode import OpusEncoding
 from voicememo.audio.probe import probe_file, samples_to_ms
 
 MMS_MAX_BYTES = 600 * 1000
@@ -66,23 +64,21 @@ def render(
     mms_max_bytes: int = MMS_MAX_BYTES,
     source_samples: int = 0,
     source_rate: int = 0,
+    threads: int = 0,
 ) -> Rendition:
     if profile == "imessage":
         return render_imessage(
-            src, dst, bit_rate=bit_rate, desc_rate=desc_rate, source_samples=source_samples, source_rate=source_rate
+            src,
+            dst,
+            bit_rate=bit_rate,
+            desc_rate=desc_rate,
+            source_samples=source_samples,
+            source_rate=source_rate,
+            threads=threads,
         )
     if profile == "mms":
         return render_mms(src, dst, max_bytes=mms_max_bytes)
     raise ValueError(f"unknown rendition profile {profile!r}")
-
-
-def _mono_frames(src: str | Path, rate: int, frame_size: int | None) -> Any:
-    """The source, resampled to mono s16 at ``rate``, in frames of ``frame_size`` samples."""
-    resampler = AudioResampler(format="s16", layout="mono", rate=rate, frame_size=frame_size)
-    for frame in iter_frames(src):
-        frame.pts = None
-        yield from resampler.resample(frame)
-    yield from resampler.resample(None)
 
 
 def render_imessage(
@@ -93,58 +89,29 @@ def render_imessage(
     desc_rate: int = 24000,
     source_samples: int = 0,
     source_rate: int = 0,
+    threads: int = 0,
 ) -> Rendition:
-    """``source_samples``/``source_rate``: the exact length the intake probe measured (else probed again)."""
+    """``source_samples``/``source_rate``: the exact length the intake probe measured (else probed again).
+    ``threads``: encoder threads for a long memo (0 = one per CPU)."""
     if desc_rate not in (24000, 48000):
         raise ValueError("the CAF descriptor rate must be 24000 or 48000")
     if not (source_samples and source_rate):
         measured = probe_file(src)
         source_samples, source_rate = measured.samples, measured.sample_rate
     source_ms = samples_to_ms(source_samples, source_rate)
-    encoder: Any = av.CodecContext.create("libopus", "w")
-    encoder.sample_rate = desc_rate
-    encoder.layout = "mono"
-    encoder.format = "s16"
-    encoder.bit_rate = bit_rate
-    encoder.options = {"frame_duration": "20", "application": "voip"}
-    encoder.open()
-    frames_per_packet = int(encoder.frame_size)
-    fed = 0
-    priming = 0
-    first = True
+    limit = round(source_samples * desc_rate / source_rate)
+    encoding = OpusEncoding(src, rate=desc_rate, bit_rate=bit_rate, limit=limit, threads=threads)
     check = _DecodeBack()
-    with open(dst, "wb") as fh:
-        writer = CafOpusWriter(fh, sample_rate=desc_rate, frames_per_packet=frames_per_packet)
-
-        def emit(packets: list[Any]) -> None:
-            nonlocal first, priming
-            for packet in packets:
-                if first:
-                    # libopus starts at pts = -(encoder delay), at the encoder's rate
-                    priming = max(0, -int(packet.pts or 0)) * (OPUS_RATE // desc_rate)
-                    first = False
-                data = bytes(packet)
-                writer.write_packet(data)
-                check.feed(data)
-
-        # A decoder may emit encoder padding that its container trims (MP4 edit lists): the exact
-        # length is the probe's, at the descriptor rate, and nothing past it is encoded.
-        limit = round(source_samples * desc_rate / source_rate)
-        for frame in _prefetched(_mono_frames(src, desc_rate, frames_per_packet)):
-            if fed >= limit:
-                break
-            if fed + frame.samples > limit:
-                frame = _head(frame, limit - fed, desc_rate)
-            frame.pts = fed
-            frame.time_base = Fraction(1, desc_rate)
-            fed += frame.samples
-            emit(encoder.encode(frame))
-        emit(encoder.encode(None))
+    with open(dst, "wb") as fh, contextlib.closing(encoding.packets()) as packets:
+        writer = CafOpusWriter(fh, sample_rate=desc_rate, frames_per_packet=encoding.frames_per_packet)
+        for packet in packets:
+            writer.write_packet(packet)
+            check.feed(packet)
         if not writer.sizes:
             raise RenditionFailed("The audio produced no Opus packets.")
-        writer.finish(valid_frames=fed, priming_48k=priming)
+        writer.finish(valid_frames=encoding.fed, priming_48k=encoding.priming_48k)
     duration_ms = _verify_caf(
-        dst, check.finish(), source_ms, frame_ms=1000 * frames_per_packet // desc_rate, source_path=src
+        dst, check, source_ms, frame_ms=1000 * encoding.frames_per_packet // desc_rate, source_path=src
     )
     return Rendition(
         "imessage",
@@ -157,45 +124,6 @@ def render_imessage(
         source_ms,
         Path(dst).stat().st_size,
     )
-
-
-def _prefetched(frames: Iterator[av.AudioFrame], depth: int = 64) -> Iterator[av.AudioFrame]:
-    """Decode and resample in a second thread while this one encodes (FFmpeg releases the GIL)."""
-    done = object()
-    box: queue.Queue[object] = queue.Queue(maxsize=depth)
-    failure: list[BaseException] = []
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for frame in frames:
-                if stop.is_set():
-                    return
-                box.put(frame)
-        except BaseException as exc:  # re-raised in the consumer
-            failure.append(exc)
-        finally:
-            box.put(done)
-
-    worker = threading.Thread(target=produce, daemon=True)
-    worker.start()
-    try:
-        while (item := box.get()) is not done:
-            yield item  # type: ignore[misc]
-        if failure:
-            raise failure[0]
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                box.get_nowait()
-            worker.join(timeout=0.05)
-
-
-def _head(frame: av.AudioFrame, samples: int, rate: int) -> av.AudioFrame:
-    cut = av.AudioFrame.from_ndarray(frame.to_ndarray()[:, :samples], format="s16", layout="mono")
-    cut.sample_rate = rate
-    return cut
 
 
 def render_mms(src: str | Path, dst: str | Path, *, max_bytes: int = MMS_MAX_BYTES) -> Rendition:
@@ -277,37 +205,26 @@ def _verify(path: str | Path, demuxer: str, expected_ms: int, *, frame_ms: int, 
 
 
 class _DecodeBack:
-    """FFmpeg's Opus decoder on every packet as it is written, in a second thread (it releases the GIL)."""
+    """FFmpeg's Opus decoder on every packet as it is written, in order, as a recipient decodes
+    the stream (in the writing thread: the encoders run in their own threads meanwhile)."""
 
     def __init__(self) -> None:
-        self._packets: queue.Queue[bytes | None] = queue.Queue()
+        self._decoder: Any = av.CodecContext.create("opus", "r")
+        self._decoder.sample_rate = OPUS_RATE
+        self._decoder.layout = "mono"
         self.samples = 0
         self.loudest = 0.0
         self.error: str | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
 
     def feed(self, packet: bytes) -> None:
-        self._packets.put(packet)
-
-    def finish(self) -> _DecodeBack:
-        self._packets.put(None)
-        self._thread.join()
-        return self
-
-    def _run(self) -> None:
-        decoder: Any = av.CodecContext.create("opus", "r")
-        decoder.sample_rate = OPUS_RATE
-        decoder.layout = "mono"
-        while (data := self._packets.get()) is not None:
-            if self.error:
-                continue
-            try:
-                for frame in decoder.decode(av.Packet(data)):
-                    self.samples += frame.samples
-                    self.loudest = max(self.loudest, _mean_square(frame))
-            except av.error.FFmpegError as exc:
-                self.error = str(exc)
+        if self.error:
+            return
+        try:
+            for frame in self._decoder.decode(av.Packet(packet)):
+                self.samples += frame.samples
+                self.loudest = max(self.loudest, _mean_square(frame))
+        except av.error.FFmpegError as exc:
+            self.error = str(exc)
 
 
 def _verify_caf(

@@ -22,13 +22,14 @@ def convert(
     profile: Annotated[str, typer.Option(help="imessage (Opus in CAF) or mms (carrier-friendly).")] = "imessage",
     bit_rate: Annotated[int, typer.Option(help="Opus bit rate (imessage).")] = 32000,
     desc_rate: Annotated[int, typer.Option(help="CAF descriptor rate: 24000 or 48000 (imessage).")] = 24000,
+    threads: Annotated[int, typer.Option(help="Encoder threads for a long memo; 0 = one per CPU (imessage).")] = 0,
 ) -> None:
     """Write the verified rendition the server would send."""
     if profile not in ("imessage", "mms"):
         raise typer.BadParameter("profile must be imessage or mms")
     try:
         probe_file(source)
-        made = render(source, target, profile, bit_rate=bit_rate, desc_rate=desc_rate)
+        made = render(source, target, profile, bit_rate=bit_rate, desc_rate=desc_rate, threads=threads)
     except (UnsupportedAudio, RenditionFailed) as exc:
         typer.echo(f"{source}: REJECTED: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -207,7 +207,11 @@ class DeliverHandler:
     def _profile(self, service: Service) -> tuple[str, str, dict[str, int]]:
         settings = self.ctx.settings
         if service is Service.IMESSAGE:
-            options = {"bit_rate": settings.opus_bit_rate, "desc_rate": settings.caf_sample_rate}
+            options = {
+                "bit_rate": settings.opus_bit_rate,
+                "desc_rate": settings.caf_sample_rate,
+                "threads": settings.render_threads,
+            }
             return "imessage", f"imessage-opus-{settings.opus_bit_rate}-{settings.caf_sample_rate}", options
         return "mms", f"mms-{settings.mms_max_bytes}", {"mms_max_bytes": settings.mms_max_bytes}
 
