@@ -85,6 +85,7 @@ class Container:
             concurrency=concurrency or self.settings.worker_concurrency,
             lease=timedelta(seconds=self.settings.job_lease_seconds),
             poll_interval=self.settings.job_poll_interval,
+            grace=self.settings.worker_shutdown_grace_seconds,
         )
 
     async def aclose(self) -> None:

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=4, ge=1, le=256)
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_poll_interval: float = Field(default=1.0, gt=0)
+    #: on shutdown, running jobs get this long to finish; the rest are handed back to run again
+    worker_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     delivery_max_attempts: int = Field(default=8, ge=1)
     delivery_retry_base_seconds: float = Field(default=2.0, gt=0)
 

@@ -66,6 +66,7 @@ class Worker:
         concurrency: int = 4,
         lease: timedelta = timedelta(seconds=30),
         poll_interval: float = 1.0,
+        grace: float = 20.0,
         name: str | None = None,
     ) -> None:
         self.db = db
@@ -75,6 +76,8 @@ class Worker:
         self.concurrency = concurrency
         self.lease = lease
         self.poll_interval = poll_interval
+        self.grace = grace
+        self.draining = asyncio.Event()  # set once the worker stops claiming and drains
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._running: set[asyncio.Task[None]] = set()
 
@@ -96,10 +99,25 @@ class Worker:
                 if not jobs or free <= len(jobs):
                     await self._idle(stop, busy=bool(jobs))
         finally:
-            if self._running:
-                log.info("worker_draining", action="draining", worker=self.name, jobs=len(self._running))
-                await asyncio.gather(*self._running, return_exceptions=True)
+            await self._drain()
             log.info("worker_stopped", action="stopped", worker=self.name)
+
+    async def _drain(self) -> None:
+        """Let running jobs finish for ``grace`` seconds; hand the rest back for the next worker.
+
+        An interrupted job is safe to run again: the sender's idempotency key is the message id.
+        """
+        self.draining.set()
+        running = set(self._running)
+        if not running:
+            return
+        log.info("worker_draining", action="draining", worker=self.name, jobs=len(running), grace=self.grace)
+        _, late = await asyncio.wait(running, timeout=self.grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        if late:
+            log.warning("worker_interrupted_jobs", action="released", worker=self.name, jobs=len(late))
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
@@ -133,6 +151,9 @@ class Worker:
         beat = asyncio.create_task(self._heartbeat(job))
         try:
             await handler.run(job)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._release(job, bound))
+            raise
         except Exception as exc:  # any failure is retried per policy; the reason is kept
             reason = f"{type(exc).__name__}: {exc}"
             await self._failed(job, handler, reason, bound)
@@ -142,6 +163,11 @@ class Worker:
             bound.info("job_finished", action="finished", lease_kept=owned)
         finally:
             beat.cancel()
+
+    async def _release(self, job: Job, bound: structlog.typing.FilteringBoundLogger) -> None:
+        async with self.db.write() as s:
+            released = await JobRepo(s).release(job.id, self.name, now=self.clock())
+        bound.warning("job_released", action="released", lease_kept=released)
 
     async def _failed(
         self, job: Job, handler: Handler, reason: str, bound: structlog.typing.FilteringBoundLogger

@@ -107,6 +107,10 @@ class JobRepo:
     async def retry(self, job_id: int, worker: str, *, now: datetime, run_at: datetime, error: str) -> bool:
         return await self._settle(job_id, worker, now, status=QUEUED, run_at=run_at, last_error=error[:2000])
 
+    async def release(self, job_id: int, worker: str, *, now: datetime) -> bool:
+        """Hand an interrupted job back, due now, its attempt not counted (a shutdown is not a failure)."""
+        return await self._settle(job_id, worker, now, status=QUEUED, run_at=now, attempts=JobRow.attempts - 1)
+
     async def bury(self, job_id: int, worker: str, *, now: datetime, error: str) -> bool:
         return await self._settle(job_id, worker, now, status=DEAD, last_error=error[:2000])
 
