@@ -24,6 +24,7 @@ from voicememo.services.webhooks import WebhookService
 from voicememo.settings import Settings
 from voicememo.storage.blobs import LocalBlobStore
 from voicememo.storage.db import Database
+from voicememo.storage.sealing import Sealer
 
 
 class Container:
@@ -63,6 +64,7 @@ class Container:
             urls=Urls(settings.public_base_url),
             wakeup=Wakeup(),
             rate_limiter=RecipientRateLimiter(settings.rate_limit),
+            sealer=Sealer(settings.signing_key()),
         )
         self.admin = AdminService(self.ctx)
         self.chats = ChatService(self.ctx)

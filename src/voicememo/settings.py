@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     database_url: str = ""
     public_base_url: str = ""
-    #: key for signed upload URLs; when unset, a random one is kept in DATA_DIR/secret_key
+    #: key for signed upload URLs and for sealing webhook secrets; when unset, a random one is kept in
+    #: DATA_DIR/secret_key (changing it voids outstanding upload URLs and existing webhook secrets)
     secret_key: SecretStr | None = None
 
     fetch_allow_private_networks: bool = False
@@ -107,7 +108,7 @@ class Settings(BaseSettings):
             path.mkdir(parents=True, exist_ok=True)
 
     def signing_key(self) -> bytes:
-        """The upload-URL signing key: configured, or generated once and kept 0600 in the data dir."""
+        """The server key (upload URLs, sealed secrets): configured, or generated once, 0600, in the data dir."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
         self.ensure_dirs()

@@ -16,6 +16,7 @@ from voicememo.services.ratelimit import RecipientRateLimiter
 from voicememo.settings import Settings
 from voicememo.storage.blobs import BlobStore
 from voicememo.storage.db import Database
+from voicememo.storage.sealing import Sealer
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,4 @@ class ServiceContext:
     urls: Urls
     wakeup: Wakeup
     rate_limiter: RecipientRateLimiter
+    sealer: Sealer

@@ -21,6 +21,7 @@ from voicememo.jobs.retry import RetryPolicy
 from voicememo.services.context import ServiceContext
 from voicememo.storage.repos.jobs import Job
 from voicememo.storage.repos.webhooks import AttemptRepo, WebhookRepo
+from voicememo.storage.sealing import SealBroken
 
 log = structlog.get_logger("voicememo.webhooks")
 
@@ -56,15 +57,23 @@ class WebhookHandler:
     async def run(self, job: Job) -> None:
         p = job.payload
         async with self.ctx.db.read() as s:
-            sub = await WebhookRepo(s).get(p["partner_id"], p["subscription_id"])
-        if sub is None or not sub.is_active:
+            repo = WebhookRepo(s)
+            sub = await repo.get(p["partner_id"], p["subscription_id"])
+            sealed = await repo.sealed_secret(p["partner_id"], p["subscription_id"])
+        if sub is None or sealed is None or not sub.is_active:
             return  # deleted or paused since: nothing to deliver to
+        try:
+            secret = self.ctx.sealer.open(sealed)
+        except SealBroken as exc:  # retrying cannot help: say so where operators look
+            await self._record(job, None, str(exc), "gave_up", 0)
+            log.error("webhook_secret_unreadable", action="gave_up", event_id=p["event_id"], subscription=sub.id)
+            return
         timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json",
             "X-Webhook-Event": p["event_type"],
             "X-Webhook-Subscription-ID": sub.id,
-            **sign(sub.signing_secret, p["event_id"], timestamp, p["body"]),
+            **sign(secret, p["event_id"], timestamp, p["body"]),
         }
         started = time.perf_counter()
         status: int | None = None

@@ -1,4 +1,4 @@
-"""Webhook subscriptions: stored with their ``whsec_`` secret (delivery arrives with the job queue)."""
+"""Webhook subscriptions: their ``whsec_`` secret is shown once, at creation, and stored sealed."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class WebhookService:
         async with self.ctx.db.write() as s:
             if phone_numbers is not None:
                 sub = replace(sub, phone_numbers=await self._check_numbers(s, partner_id, phone_numbers))
-            await WebhookRepo(s).add(sub)
+            await WebhookRepo(s).add(sub, sealed_secret=self.ctx.sealer.seal(sub.signing_secret))
         return sub
 
     async def get(self, partner_id: str, sub_id: str) -> WebhookSubscription:

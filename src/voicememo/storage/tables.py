@@ -182,8 +182,8 @@ class WebhookSubscriptionRow(Base):
     target_url: Mapped[str] = mapped_column(Text)
     subscribed_events: Mapped[list[str]] = mapped_column(JSON)
     phone_numbers: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
-    #: kept usable because every delivery is signed with it (it cannot be a one-way hash)
-    signing_secret: Mapped[str] = mapped_column(String(100))
+    #: sealed (storage/sealing.py): every delivery is signed with it, so it cannot be a one-way hash
+    signing_secret: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

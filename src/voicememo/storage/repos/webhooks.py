@@ -21,7 +21,6 @@ def _sub(row: WebhookSubscriptionRow) -> WebhookSubscription:
         is_active=row.is_active,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        signing_secret=row.signing_secret,
     )
 
 
@@ -29,7 +28,7 @@ class WebhookRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
 
-    async def add(self, sub: WebhookSubscription) -> None:
+    async def add(self, sub: WebhookSubscription, *, sealed_secret: str) -> None:
         self.s.add(
             WebhookSubscriptionRow(
                 id=sub.id,
@@ -37,7 +36,7 @@ class WebhookRepo:
                 target_url=sub.target_url,
                 subscribed_events=list(sub.subscribed_events),
                 phone_numbers=list(sub.phone_numbers) if sub.phone_numbers is not None else None,
-                signing_secret=sub.signing_secret,
+                signing_secret=sealed_secret,
                 is_active=sub.is_active,
                 created_at=sub.created_at,
                 updated_at=sub.updated_at,
@@ -52,6 +51,14 @@ class WebhookRepo:
             )
         )
         return _sub(row) if row else None
+
+    async def sealed_secret(self, partner_id: str, sub_id: str) -> str | None:
+        """The stored (sealed) signing secret; subscriptions read otherwise never carry it."""
+        return await self.s.scalar(
+            select(WebhookSubscriptionRow.signing_secret).where(
+                WebhookSubscriptionRow.partner_id == partner_id, WebhookSubscriptionRow.id == sub_id
+            )
+        )
 
     async def list_all(self, partner_id: str) -> list[WebhookSubscription]:
         rows = await self.s.scalars(

@@ -1,0 +1,69 @@
+"""A subscription's secret never sits in the database in the clear; a secret the server can no
+longer open gives a recorded, final 'gave up' with the reason, not endless retries."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from voicememo.container import Container
+from voicememo.services.events import WEBHOOK_JOB
+from voicememo.services.webhook_delivery import WebhookHandler
+from voicememo.settings import Settings
+from voicememo.storage.migrate import upgrade
+from voicememo.storage.repos.jobs import Job
+from voicememo.storage.repos.webhooks import AttemptRepo
+
+
+def stored_secret(settings: Settings, sub_id: str) -> str:
+    path = settings.database_url.split(":///", 1)[1]
+    with sqlite3.connect(path) as conn:
+        row = conn.execute("SELECT signing_secret FROM webhook_subscriptions WHERE id = ?", (sub_id,)).fetchone()
+    return str(row[0])
+
+
+def test_secret_is_sealed_at_rest_and_a_broken_seal_gives_up_with_the_reason(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, secret_key="first server key")
+    settings.ensure_dirs()
+    upgrade(settings.database_url)
+    asyncio.run(_scenario(settings))
+
+
+async def _scenario(settings: Settings) -> None:
+    container = Container(settings)
+    try:
+        made = await container.admin.create_partner("p", "+15550100001")
+        sub = await container.webhooks.create(made.partner.id, "https://hooks.example.com/x", ["message.sent"], None)
+        at_rest = stored_secret(settings, sub.id)
+        assert sub.signing_secret.startswith("whsec_") and sub.signing_secret not in at_rest
+        assert container.ctx.sealer.open(at_rest) == sub.signing_secret
+        assert (await container.webhooks.get(made.partner.id, sub.id)).signing_secret == ""  # never read back
+    finally:
+        await container.aclose()
+
+    moved = Container(Settings(data_dir=settings.data_dir, secret_key="another server key"))
+    try:
+        job = Job(
+            1,
+            WEBHOOK_JOB,
+            {
+                "partner_id": made.partner.id,
+                "subscription_id": sub.id,
+                "event_id": "evt-1",
+                "event_type": "message.sent",
+                "body": "{}",
+            },
+            1,
+            1000,
+            datetime.now(UTC),
+            None,
+        )
+        await WebhookHandler(moved.ctx).run(job)  # returns: nothing to retry
+        async with moved.ctx.db.read() as s:
+            [attempt] = await AttemptRepo(s).list_recent()
+        assert attempt["outcome"] == "gave_up" and attempt["status_code"] is None
+        assert "recreate the subscription" in str(attempt["error"])
+    finally:
+        await moved.aclose()
