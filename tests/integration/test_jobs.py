@@ -136,45 +136,6 @@ async def test_worker_retries_then_finishes_or_buries(db: Database, failures: in
     await db.dispose()
 
 
-class Stuck:
-    """Never finishes on its first run (a render that outlives shutdown); finishes on the next."""
-
-    def __init__(self) -> None:
-        self.policy = RetryPolicy(base_seconds=0.01, max_delay_seconds=0.02, max_attempts=3)
-        self.started = asyncio.Event()
-        self.finished = asyncio.Event()
-        self.calls = 0
-
-    async def run(self, job: Job) -> None:
-        self.calls += 1
-        if self.calls == 1:
-            self.started.set()
-            await asyncio.Event().wait()
-        self.finished.set()
-
-    async def give_up(self, job: Job, reason: str) -> None:
-        raise AssertionError(reason)
-
-
-@pytest.mark.anyio
-async def test_shutdown_grace_hands_an_unfinished_job_back_uncounted(db: Database) -> None:
-    handler = Stuck()
-    job_id = await enqueue(db, kind="stuck", at=datetime.now(UTC))
-    now = lambda: datetime.now(UTC)  # noqa: E731
-    stop = asyncio.Event()
-    first = Worker(db, {"stuck": handler}, clock=now, poll_interval=0.01, grace=0.2, name="first")
-    task = asyncio.create_task(first.run(stop))
-    await asyncio.wait_for(handler.started.wait(), 10)
-    stop.set()
-    await asyncio.wait_for(task, 5)  # bounded by the grace, not by the stuck job
-    async with db.read() as s:
-        assert await JobRepo(s).counts() == {"queued": 1}
-    # due now for the next worker, without waiting out the 30 s lease, and the attempt is not counted
-    [again] = await claim(db, "second", datetime.now(UTC))
-    assert (again.id, again.attempts) == (job_id, 1)
-    await db.dispose()
-
-
 class Gated:
     """Runs until the test opens the gate."""
 
@@ -189,6 +150,25 @@ class Gated:
 
     async def give_up(self, job: Job, reason: str) -> None:
         raise AssertionError(reason)
+
+
+@pytest.mark.anyio
+async def test_shutdown_grace_hands_an_unfinished_job_back_uncounted(db: Database) -> None:
+    handler = Gated()  # never opened: a job (a long render, say) that outlives the shutdown
+    job_id = await enqueue(db, kind="stuck", at=datetime.now(UTC))
+    now = lambda: datetime.now(UTC)  # noqa: E731
+    stop = asyncio.Event()
+    first = Worker(db, {"stuck": handler}, clock=now, poll_interval=0.01, grace=0.2, name="first")
+    task = asyncio.create_task(first.run(stop))
+    await asyncio.wait_for(handler.started.wait(), 10)
+    stop.set()
+    await asyncio.wait_for(task, 5)  # bounded by the grace, not by the stuck job
+    async with db.read() as s:
+        assert await JobRepo(s).counts() == {"queued": 1}
+    # due now for the next worker, without waiting out the 30 s lease, and the attempt is not counted
+    [again] = await claim(db, "second", datetime.now(UTC))
+    assert (again.id, again.attempts) == (job_id, 1)
+    await db.dispose()
 
 
 @pytest.mark.anyio
