@@ -78,44 +78,65 @@ class Tracker:
         then: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> Message | None:
         """``chat``: the chat as the job loaded it (saves reloading); ``then`` runs in the same transaction."""
-        now = self.ctx.clock()
         async with self.ctx.db.write() as s:
-            repo = MessageRepo(s)
-            message = await repo.get(partner_id, message_id)
-            if message is None or message.delivery_status not in allowed_from:
-                return None
-            values: dict[str, object] = {"updated_at": now}
-            if status is DeliveryStatus.SENT:
-                values["sent_at"] = now
-            if status in (DeliveryStatus.DELIVERED, DeliveryStatus.READ) and message.delivered_at is None:
-                values["delivered_at"] = now
-            if status is DeliveryStatus.READ:
-                values["read_at"] = now
-            if status is DeliveryStatus.FAILED:
-                values.update(error_code=DELIVERY_FAILED, error_reason=error)
-            await repo.set_status(message_id, status, **values)
-            moved = replace(message, delivery_status=status, **values)  # type: ignore[arg-type]
-            chat = chat or await ChatRepo(s).get(partner_id, message.chat_id)
-            assert chat is not None
-            data = (
-                events.failed_data(moved)
-                if status is DeliveryStatus.FAILED
-                else events.message_data(self.ctx, moved, chat)
+            moved = await self.move_in(
+                s, partner_id, message_id, status, allowed_from=allowed_from, error=error, chat=chat
             )
-            await events.emit(
-                self.ctx,
-                s,
-                partner_id=partner_id,
-                event_type=_EVENT[status],
-                data=data,
-                line_number=chat.line_number,
-                subject_id=message_id,
-            )
-            if then is not None:
+            if moved is not None and then is not None:
                 await then(s)
-        self.ctx.wakeup.ring()
-        log.info("message_status", action=status.value, message_id=message_id, reason=error)
+        self.announce(moved, error)
         return moved
+
+    async def move_in(
+        self,
+        s: AsyncSession,
+        partner_id: str,
+        message_id: str,
+        status: DeliveryStatus,
+        *,
+        allowed_from: set[DeliveryStatus],
+        error: str | None = None,
+        chat: Chat | None = None,
+    ) -> Message | None:
+        """The move inside the caller's transaction; call :meth:`announce` once it has committed."""
+        now = self.ctx.clock()
+        repo = MessageRepo(s)
+        message = await repo.get(partner_id, message_id)
+        if message is None or message.delivery_status not in allowed_from:
+            return None
+        values: dict[str, object] = {"updated_at": now}
+        if status is DeliveryStatus.SENT:
+            values["sent_at"] = now
+        if status in (DeliveryStatus.DELIVERED, DeliveryStatus.READ) and message.delivered_at is None:
+            values["delivered_at"] = now
+        if status is DeliveryStatus.READ:
+            values["read_at"] = now
+        if status is DeliveryStatus.FAILED:
+            values.update(error_code=DELIVERY_FAILED, error_reason=error)
+        await repo.set_status(message_id, status, **values)
+        moved = replace(message, delivery_status=status, **values)  # type: ignore[arg-type]
+        chat = chat or await ChatRepo(s).get(partner_id, message.chat_id)
+        assert chat is not None
+        data = (
+            events.failed_data(moved) if status is DeliveryStatus.FAILED else events.message_data(self.ctx, moved, chat)
+        )
+        await events.emit(
+            self.ctx,
+            s,
+            partner_id=partner_id,
+            event_type=_EVENT[status],
+            data=data,
+            line_number=chat.line_number,
+            subject_id=message_id,
+        )
+        return moved
+
+    def announce(self, moved: Message | None, error: str | None = None) -> None:
+        """After commit: wake the workers for the events just queued, and log the move."""
+        if moved is None:
+            return
+        self.ctx.wakeup.ring()
+        log.info("message_status", action=moved.delivery_status.value, message_id=moved.id, reason=error)
 
 
 class DeliverHandler:
@@ -280,25 +301,36 @@ class ReceiptHandler:
         if loaded is None:
             return
         _message, chat = loaded
-        async with self.ctx.db.write() as s:
+        moves: list[Message | None] = []
+        async with self.ctx.db.write() as s:  # the receipt and the moves it causes: one transaction
             repo = ReceiptRepo(s)
             await repo.record(message_id, job.payload["handle"], job.payload["kind"], self.ctx.clock())
             receipts = await repo.for_message(message_id)
-        everyone = [h.handle for h in chat.recipients]
-        delivered = all(receipts.get(h, (None, None))[0] for h in everyone)
-        read = all(receipts.get(h, (None, None))[1] for h in everyone)
-        if delivered:
-            await self.tracker.move(
-                partner_id, message_id, DeliveryStatus.DELIVERED, allowed_from={DeliveryStatus.SENT}, chat=chat
-            )
-        if read:
-            await self.tracker.move(
-                partner_id,
-                message_id,
-                DeliveryStatus.READ,
-                allowed_from={DeliveryStatus.SENT, DeliveryStatus.DELIVERED},
-                chat=chat,
-            )
+            everyone = [h.handle for h in chat.recipients]
+            if all(receipts.get(h, (None, None))[0] for h in everyone):
+                moves.append(
+                    await self.tracker.move_in(
+                        s,
+                        partner_id,
+                        message_id,
+                        DeliveryStatus.DELIVERED,
+                        allowed_from={DeliveryStatus.SENT},
+                        chat=chat,
+                    )
+                )
+            if all(receipts.get(h, (None, None))[1] for h in everyone):
+                moves.append(
+                    await self.tracker.move_in(
+                        s,
+                        partner_id,
+                        message_id,
+                        DeliveryStatus.READ,
+                        allowed_from={DeliveryStatus.SENT, DeliveryStatus.DELIVERED},
+                        chat=chat,
+                    )
+                )
+        for moved in moves:
+            self.tracker.announce(moved)
 
     async def give_up(self, job: Job, reason: str) -> None:
         log.warning("receipt_dropped", action="gave_up", message_id=job.payload["message_id"], reason=reason)
