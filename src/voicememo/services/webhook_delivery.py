@@ -57,11 +57,10 @@ class WebhookHandler:
     async def run(self, job: Job) -> None:
         p = job.payload
         async with self.ctx.db.read() as s:
-            repo = WebhookRepo(s)
-            sub = await repo.get(p["partner_id"], p["subscription_id"])
-            sealed = await repo.sealed_secret(p["partner_id"], p["subscription_id"])
-        if sub is None or sealed is None or not sub.is_active:
+            found = await WebhookRepo(s).for_delivery(p["partner_id"], p["subscription_id"])
+        if found is None or not found[0].is_active:
             return  # deleted or paused since: nothing to deliver to
+        sub, sealed = found
         try:
             secret = self.ctx.sealer.open(sealed)
         except SealBroken as exc:  # retrying cannot help: say so where operators look

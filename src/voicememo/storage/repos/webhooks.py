@@ -45,17 +45,17 @@ class WebhookRepo:
         await self.s.flush()
 
     async def get(self, partner_id: str, sub_id: str) -> WebhookSubscription | None:
-        row = await self.s.scalar(
-            select(WebhookSubscriptionRow).where(
-                WebhookSubscriptionRow.partner_id == partner_id, WebhookSubscriptionRow.id == sub_id
-            )
-        )
+        row = await self._row(partner_id, sub_id)
         return _sub(row) if row else None
 
-    async def sealed_secret(self, partner_id: str, sub_id: str) -> str | None:
-        """The stored (sealed) signing secret; subscriptions read otherwise never carry it."""
+    async def for_delivery(self, partner_id: str, sub_id: str) -> tuple[WebhookSubscription, str] | None:
+        """The subscription with its stored (sealed) signing secret; other reads never carry it."""
+        row = await self._row(partner_id, sub_id)
+        return (_sub(row), row.signing_secret) if row else None
+
+    async def _row(self, partner_id: str, sub_id: str) -> WebhookSubscriptionRow | None:
         return await self.s.scalar(
-            select(WebhookSubscriptionRow.signing_secret).where(
+            select(WebhookSubscriptionRow).where(
                 WebhookSubscriptionRow.partner_id == partner_id, WebhookSubscriptionRow.id == sub_id
             )
         )
