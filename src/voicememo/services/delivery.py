@@ -9,7 +9,7 @@ and the reason. Each transition commits with its webhook jobs.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -74,16 +74,10 @@ class Tracker:
         *,
         allowed_from: set[DeliveryStatus],
         error: str | None = None,
-        chat: Chat | None = None,
-        then: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> Message | None:
-        """``chat``: the chat as the job loaded it (saves reloading); ``then`` runs in the same transaction."""
+        """The move in a transaction of its own."""
         async with self.ctx.db.write() as s:
-            moved = await self.move_in(
-                s, partner_id, message_id, status, allowed_from=allowed_from, error=error, chat=chat
-            )
-            if moved is not None and then is not None:
-                await then(s)
+            moved = await self.move_in(s, partner_id, message_id, status, allowed_from=allowed_from, error=error)
         self.announce(moved, error)
         return moved
 
@@ -98,7 +92,8 @@ class Tracker:
         error: str | None = None,
         chat: Chat | None = None,
     ) -> Message | None:
-        """The move inside the caller's transaction; call :meth:`announce` once it has committed."""
+        """The move inside the caller's transaction; call :meth:`announce` once it has committed.
+        ``chat``: the chat as the job loaded it (saves reloading)."""
         now = self.ctx.clock()
         repo = MessageRepo(s)
         message = await repo.get(partner_id, message_id)
@@ -195,10 +190,12 @@ class DeliverHandler:
 
     async def _sent(self, partner_id: str, message_id: str, chat: Chat, receipts: tuple[ExpectedReceipt, ...]) -> None:
         """Sent, and the receipts the sender will report, in one transaction."""
-
-        async def schedule(s: AsyncSession) -> None:
+        async with self.ctx.db.write() as s:
+            moved = await self.tracker.move_in(
+                s, partner_id, message_id, DeliveryStatus.SENT, allowed_from={DeliveryStatus.QUEUED}, chat=chat
+            )
             now = self.ctx.clock()
-            for receipt in receipts:
+            for receipt in receipts if moved else ():
                 await JobRepo(s).enqueue(
                     RECEIPT_JOB,
                     {
@@ -211,10 +208,7 @@ class DeliverHandler:
                     run_at=now + timedelta(seconds=receipt.after_seconds),
                     order_key=f"rc:{message_id}",
                 )
-
-        await self.tracker.move(
-            partner_id, message_id, DeliveryStatus.SENT, allowed_from={DeliveryStatus.QUEUED}, chat=chat, then=schedule
-        )
+        self.tracker.announce(moved)
 
     async def give_up(self, job: Job, reason: str) -> None:
         await self.tracker.move(
