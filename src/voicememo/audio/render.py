@@ -77,7 +77,7 @@ def render(
             threads=threads,
         )
     if profile == "mms":
-        return render_mms(src, dst, max_bytes=mms_max_bytes)
+        return render_mms(src, dst, max_bytes=mms_max_bytes, source_samples=source_samples, source_rate=source_rate)
     raise ValueError(f"unknown rendition profile {profile!r}")
 
 
@@ -95,9 +95,7 @@ def render_imessage(
     ``threads``: encoder threads for a long memo (0 = one per CPU)."""
     if desc_rate not in (24000, 48000):
         raise ValueError("the CAF descriptor rate must be 24000 or 48000")
-    if not (source_samples and source_rate):
-        measured = probe_file(src)
-        source_samples, source_rate = measured.samples, measured.sample_rate
+    source_samples, source_rate = _exact_length(src, source_samples, source_rate)
     source_ms = samples_to_ms(source_samples, source_rate)
     limit = round(source_samples * desc_rate / source_rate)
     encoding = OpusEncoding(src, rate=desc_rate, bit_rate=bit_rate, limit=limit, threads=threads)
@@ -126,28 +124,40 @@ def render_imessage(
     )
 
 
-def render_mms(src: str | Path, dst: str | Path, *, max_bytes: int = MMS_MAX_BYTES) -> Rendition:
-    source = probe_file(src)
-    seconds = source.duration_ms / 1000
+def render_mms(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    max_bytes: int = MMS_MAX_BYTES,
+    source_samples: int = 0,
+    source_rate: int = 0,
+) -> Rendition:
+    """``source_samples``/``source_rate``: the exact length the intake probe measured (else probed again)."""
+    source_ms = samples_to_ms(*_exact_length(src, source_samples, source_rate))
+    seconds = source_ms / 1000
     for rate in _AAC_BITRATES:
         if seconds * rate / 8 * 1.03 + 4096 <= max_bytes:  # 3 % + 4 KB for the container
             made = _encode_plain(src, dst, "ipod", "aac", 24000 if rate < 32000 else 44100, rate)
             if made <= max_bytes:
-                duration_ms = _verify(dst, "mov", source.duration_ms, frame_ms=50, source_path=src)
-                return Rendition(
-                    "mms", "audio/mp4", "voice-memo.m4a", "aac", 0, rate, duration_ms, source.duration_ms, made
-                )
+                duration_ms = _verify(dst, "mov", source_ms, frame_ms=50, source_path=src)
+                return Rendition("mms", "audio/mp4", "voice-memo.m4a", "aac", 0, rate, duration_ms, source_ms, made)
     if seconds * _AMR_BYTES_PER_SECOND + 6 <= max_bytes:
         made = _encode_plain(src, dst, "amr", "libopencore_amrnb", 8000, 12200)
         if made <= max_bytes:
-            duration_ms = _verify(dst, "amr", source.duration_ms, frame_ms=20, source_path=src)
-            return Rendition(
-                "mms", "audio/amr", "voice-memo.amr", "amr_nb", 8000, 12200, duration_ms, source.duration_ms, made
-            )
+            duration_ms = _verify(dst, "amr", source_ms, frame_ms=20, source_path=src)
+            return Rendition("mms", "audio/amr", "voice-memo.amr", "amr_nb", 8000, 12200, duration_ms, source_ms, made)
     raise RenditionFailed(
         f"The memo is {seconds:.0f} s long; even AMR-NB at 12.2 kb/s exceeds the {max_bytes // 1000} KB MMS limit "
         "(about 6 minutes fit). It was not truncated; send a shorter memo to SMS/RCS recipients."
     )
+
+
+def _exact_length(src: str | Path, samples: int, rate: int) -> tuple[int, int]:
+    """The source length as (samples, rate): the one measured at intake, or a fresh full-decode probe."""
+    if samples and rate:
+        return samples, rate
+    measured = probe_file(src)
+    return measured.samples, measured.sample_rate
 
 
 def _encode_plain(src: str | Path, dst: str | Path, fmt: str, codec: str, rate: int, bit_rate: int) -> int:

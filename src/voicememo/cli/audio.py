@@ -28,8 +28,17 @@ def convert(
     if profile not in ("imessage", "mms"):
         raise typer.BadParameter("profile must be imessage or mms")
     try:
-        probe_file(source)
-        made = render(source, target, profile, bit_rate=bit_rate, desc_rate=desc_rate, threads=threads)
+        measured = probe_file(source)
+        made = render(
+            source,
+            target,
+            profile,
+            bit_rate=bit_rate,
+            desc_rate=desc_rate,
+            threads=threads,
+            source_samples=measured.samples,
+            source_rate=measured.sample_rate,
+        )
     except (UnsupportedAudio, RenditionFailed) as exc:
         typer.echo(f"{source}: REJECTED: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -238,7 +238,7 @@ class DeliverHandler:
             cached = await RenditionRepo(s).get(audio.sha256, key)
         if cached is not None and await self.ctx.blobs.exists(cached.blob_key):
             return cached
-        if profile == "imessage" and audio.samples and audio.sample_rate:
+        if audio.samples and audio.sample_rate:  # measured at intake: the renderer need not decode twice
             options = {**options, "source_samples": audio.samples, "source_rate": audio.sample_rate}
         async with self._local(audio.blob_key) as src, temp_path(self.ctx.settings.tmp_dir) as dst:
             made = await self.ctx.audio.render(src, dst, profile, **options)
