@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from voicememo.audio.formats import FORMATS, AudioFormat
 from voicememo.audio.probe import AudioInfo
@@ -17,12 +18,25 @@ from voicememo.services.context import ServiceContext
 from voicememo.storage.blobs import StoredBlob
 
 
+class MeasuredFields(TypedDict):
+    """What the intake adds to an attachment: where the bytes are and what they measured."""
+
+    blob_key: str
+    sha256: str
+    mime_type: str
+    codec: str
+    sample_rate: int
+    channels: int
+    duration_ms: int
+    samples: int
+
+
 @dataclass(frozen=True)
 class Intake:
     info: AudioInfo
     blob: StoredBlob
 
-    def attachment_fields(self) -> dict[str, object]:
+    def attachment_fields(self) -> MeasuredFields:
         return {
             "blob_key": self.blob.key,
             "sha256": self.blob.sha256,

@@ -114,15 +114,8 @@ class VoiceMemoService:
             size_bytes=intake.blob.size,
             status=AttachmentStatus.COMPLETE,
             created_at=self.ctx.clock(),
-            blob_key=intake.blob.key,
-            sha256=intake.blob.sha256,
-            mime_type=info.mime_type,
-            codec=info.codec,
-            sample_rate=info.sample_rate,
-            channels=info.channels,
-            duration_ms=info.duration_ms,
-            samples=info.samples,
             origin_url=url,
+            **intake.attachment_fields(),
         )
 
     async def _record(self, chat: Chat, attachment: Attachment, *, new_attachment: bool) -> Message:
