@@ -109,7 +109,8 @@ class SafeFetcher:
         assert last_error is not None
         raise last_error
 
-    async def _addresses(self, host: str, port: int) -> list[IPAddress]:
+    async def _addresses(self, host: str, port: int, what: str = "voice memo URL") -> list[IPAddress]:
+        """The host's addresses, all checked; ``what`` names the URL in messages (a memo or a webhook)."""
         literal = literal_address(host)
         if literal is not None:
             addresses = [literal]
@@ -118,9 +119,9 @@ class SafeFetcher:
                 async with asyncio.timeout(self.policy.connect_timeout):
                     addresses = await self.resolver(host, port)
             except (OSError, TimeoutError) as exc:
-                raise FetchFailed(f"The host {host!r} of the voice memo URL could not be resolved (DNS).") from exc
+                raise FetchFailed(f"The host {host!r} of the {what} could not be resolved (DNS).") from exc
             if not addresses:
-                raise FetchFailed(f"The host {host!r} of the voice memo URL has no addresses (DNS).")
+                raise FetchFailed(f"The host {host!r} of the {what} has no addresses (DNS).")
         for ip in addresses:
             problem = address_problem(ip, allow_private=self.policy.allow_private)
             if problem:
@@ -165,9 +166,9 @@ class SafeFetcher:
         Redirects are not followed. Raises FetchFailed when no answer came back.
         """
         parsed = check_url(url, allow_http=self.policy.allow_private)
-        addresses = await self._addresses(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80))
         host = parsed.host
         default_port = 443 if parsed.scheme == "https" else 80
+        addresses = await self._addresses(host, parsed.port or default_port, "webhook target URL")
         host_header = host if parsed.port in (None, default_port) else f"{host}:{parsed.port}"
         limits = httpx.Timeout(seconds, connect=min(seconds, self.policy.connect_timeout))
         last: Exception | None = None
