@@ -140,6 +140,8 @@ def test_webhook_subscription_crud(tenant: Tenant) -> None:
     [
         ({"subscribed_events": ["poll.sent"]}, "this server emits"),
         ({"target_url": "ftp://hooks.example.com"}, "must be an HTTPS URL"),
+        # every delivery would refuse it (SafeFetcher.post): refused when subscribing, not on each event
+        ({"target_url": "https://user:pw@hooks.example.com"}, "must not contain a user name"),
         ({"phone_numbers": ["+15550009999"]}, "not one of your lines"),
     ],
 )

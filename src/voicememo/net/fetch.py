@@ -57,18 +57,19 @@ async def system_resolver(host: str, port: int) -> list[IPAddress]:
     return found
 
 
-def check_url(url: str, *, allow_http: bool = False) -> httpx.URL:
-    """Parse and check a user-given URL (400/1005 when it is not HTTPS; plain HTTP only on LANs)."""
+def check_url(url: str, *, allow_http: bool = False, field: str = "voice_memo_url") -> httpx.URL:
+    """Parse and check a user-given URL (400/1005 when it is not HTTPS; plain HTTP only on LANs).
+    ``field``: the request field the URL came in, named in the messages."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
-        raise InvalidParameter(f"voice_memo_url is not a valid URL: {exc}.") from exc
+        raise InvalidParameter(f"{field} is not a valid URL: {exc}.") from exc
     if parsed.scheme != "https" and not (allow_http and parsed.scheme == "http"):
-        raise InvalidParameter("voice_memo_url must be an HTTPS URL (https://…); other schemes are refused.")
+        raise InvalidParameter(f"{field} must be an HTTPS URL (https://…); other schemes are refused.")
     if not parsed.host:
-        raise InvalidParameter("voice_memo_url has no host name.")
+        raise InvalidParameter(f"{field} has no host name.")
     if parsed.userinfo:
-        raise InvalidParameter("voice_memo_url must not contain a user name or password.")
+        raise InvalidParameter(f"{field} must not contain a user name or password.")
     return parsed
 
 
@@ -165,7 +166,7 @@ class SafeFetcher:
 
         Redirects are not followed. Raises FetchFailed when no answer came back.
         """
-        parsed = check_url(url, allow_http=self.policy.allow_private)
+        parsed = check_url(url, allow_http=self.policy.allow_private, field="target_url")
         host = parsed.host
         default_port = 443 if parsed.scheme == "https" else 80
         addresses = await self._addresses(host, parsed.port or default_port, "webhook target URL")

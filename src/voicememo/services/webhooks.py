@@ -8,12 +8,11 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-import httpx
-
 from voicememo.domain.handles import require_e164
 from voicememo.domain.models import WebhookSubscription
 from voicememo.errors import InvalidParameter, MissingField, WebhookSubscriptionNotFound
 from voicememo.net.addresses import address_problem, literal_address
+from voicememo.net.fetch import check_url
 from voicememo.services.context import ServiceContext
 from voicememo.storage.repos.partners import PartnerRepo
 from voicememo.storage.repos.webhooks import WebhookRepo
@@ -95,14 +94,10 @@ class WebhookService:
                 raise WebhookSubscriptionNotFound()
 
     def _check_target(self, url: str) -> str:
-        try:
-            parsed = httpx.URL(url)
-        except (httpx.InvalidURL, TypeError) as exc:
-            raise InvalidParameter(f"target_url is not a valid URL: {exc}.") from exc
-        allowed = ("https", "http") if self.ctx.settings.fetch_allow_private_networks else ("https",)
-        if parsed.scheme not in allowed or not parsed.host:
-            raise InvalidParameter("target_url must be an HTTPS URL with a host name.")
-        if not self.ctx.settings.fetch_allow_private_networks:
+        """The checks every delivery makes (SafeFetcher.post), made up front so a bad target fails here."""
+        lan = self.ctx.settings.fetch_allow_private_networks
+        parsed = check_url(url, allow_http=lan, field="target_url")
+        if not lan:
             ip = literal_address(parsed.host)
             problem = address_problem(ip) if ip else ("a loopback name" if parsed.host == "localhost" else None)
             if problem:
