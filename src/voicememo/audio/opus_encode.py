@@ -90,7 +90,6 @@ class OpusEncoding:
             wanted = None if end is None else end - start
             encoder = _encoder(plan)
             made = 0
-            fed = 0
             batch: list[bytes] = []  # handed over in batches: one thread wake-up per half second of audio
 
             def take(packets: list[Any]) -> None:
@@ -106,6 +105,7 @@ class OpusEncoding:
                     out.put(batch)
                     batch = []
 
+            origin = start * plan.frames_per_packet  # this encoder's sample 0, in the source
             with contextlib.closing(_mono_frames(plan)) as frames:
                 position = 0
                 for frame in frames:
@@ -113,11 +113,10 @@ class OpusEncoding:
                         break
                     at = position
                     position += frame.samples
-                    if at < start * plan.frames_per_packet:
+                    if at < origin:
                         continue
-                    frame.pts = fed
+                    frame.pts = at - origin
                     frame.time_base = Fraction(1, plan.rate)
-                    fed += frame.samples
                     take(encoder.encode(frame))
                 if end is None:
                     self.fed = position
