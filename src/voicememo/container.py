@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from voicememo.audio.pool import AudioPool
@@ -9,15 +10,26 @@ from voicememo.domain.models import utcnow
 from voicememo.jobs.worker import Wakeup, Worker
 from voicememo.net.fetch import FetchPolicy, SafeFetcher
 from voicememo.senders.base import SenderRegistry
-from voicememo.senders.sandbox import SandboxConfig, SandboxSender
+from voicememo.senders.bluebubbles import BlueBubblesKind, BlueBubblesTimeouts
+from voicememo.senders.sandbox import SandboxConfig, SandboxKind
 from voicememo.services.admin import AdminService
 from voicememo.services.attachments import AttachmentService
 from voicememo.services.chats import ChatService
 from voicememo.services.context import ServiceContext, Urls
-from voicememo.services.delivery import DELIVER_JOB, RECEIPT_JOB, DeliverHandler, ReceiptHandler
+from voicememo.services.delivery import DELIVER_JOB, DeliverHandler
 from voicememo.services.events import WEBHOOK_JOB
+from voicememo.services.lines import LINE_HEALTH_JOB, LineHealthHandler, LineService, schedule_line_health
 from voicememo.services.messages import MessageService
 from voicememo.services.ratelimit import RecipientRateLimiter
+from voicememo.services.reach import ReachService
+from voicememo.services.receipts import (
+    RECEIPT_JOB,
+    RECONCILE_JOB,
+    JobReceiptSink,
+    ReceiptHandler,
+    ReceiptService,
+    ReconcileHandler,
+)
 from voicememo.services.voicememos import VoiceMemoService
 from voicememo.services.webhook_delivery import WebhookHandler
 from voicememo.services.webhooks import WebhookService
@@ -32,9 +44,19 @@ class Container:
         settings.ensure_dirs()
         self.settings = settings
         self.audio = AudioPool(settings.audio_workers, settings.audio_probe_timeout)
+        db = Database(settings.database_url)
+        wakeup = Wakeup()
+        sandbox = SandboxConfig(
+            outbox=settings.outbox_dir,
+            send_delay=settings.sandbox_send_delay,
+            delivered_delay=settings.sandbox_delivered_delay,
+            read_delay=settings.sandbox_read_delay,
+            fail_pattern=settings.sandbox_fail_pattern,
+        )
+        bluebubbles = BlueBubblesTimeouts(call=settings.bluebubbles_timeout, send=settings.bluebubbles_send_timeout)
         self.ctx = ServiceContext(
             settings=settings,
-            db=Database(settings.database_url),
+            db=db,
             blobs=LocalBlobStore(settings.blob_dir),
             audio=self.audio,
             fetcher=SafeFetcher(
@@ -47,39 +69,43 @@ class Container:
                     max_redirects=settings.fetch_max_redirects,
                 )
             ),
+            # A new sender: one module in senders/ and one entry here.
             senders=SenderRegistry(
                 [
-                    SandboxSender(
-                        SandboxConfig(
-                            outbox=settings.outbox_dir,
-                            send_delay=settings.sandbox_send_delay,
-                            delivered_delay=settings.sandbox_delivered_delay,
-                            read_delay=settings.sandbox_read_delay,
-                            fail_pattern=settings.sandbox_fail_pattern,
-                        )
-                    )
+                    SandboxKind(sandbox, JobReceiptSink(db, utcnow, wakeup)),
+                    BlueBubblesKind(bluebubbles),
                 ]
             ),
             clock=utcnow,
             urls=Urls(settings.public_base_url),
-            wakeup=Wakeup(),
+            wakeup=wakeup,
             rate_limiter=RecipientRateLimiter(settings.rate_limit),
             sealer=Sealer(settings.signing_key()),
         )
-        self.admin = AdminService(self.ctx)
-        self.chats = ChatService(self.ctx)
+        self.receipts = ReceiptService(self.ctx)
+        self.lines = LineService(self.ctx, self.receipts)
+        self.reach = ReachService(self.ctx, self.lines)
+        self.admin = AdminService(self.ctx, self.lines)
+        self.chats = ChatService(self.ctx, self.reach)
         self.voicememos = VoiceMemoService(self.ctx)
         self.attachments = AttachmentService(self.ctx)
         self.messages = MessageService(self.ctx)
         self.webhooks = WebhookService(self.ctx)
+
+    async def run_worker(self, stop: asyncio.Event, concurrency: int | None = None) -> None:
+        """Run delivery workers until ``stop``; the periodic line health check is kept scheduled."""
+        await schedule_line_health(self.ctx, first=True)
+        await self.worker(concurrency).run(stop)
 
     def worker(self, concurrency: int | None = None) -> Worker:
         """A delivery worker over this container's database (in-process or `voicememo worker`)."""
         return Worker(
             self.ctx.db,
             {
-                DELIVER_JOB: DeliverHandler(self.ctx),
+                DELIVER_JOB: DeliverHandler(self.ctx, self.lines),
                 RECEIPT_JOB: ReceiptHandler(self.ctx),
+                RECONCILE_JOB: ReconcileHandler(self.ctx, self.lines),
+                LINE_HEALTH_JOB: LineHealthHandler(self.ctx, self.lines),
                 WEBHOOK_JOB: WebhookHandler(self.ctx),
             },
             clock=self.ctx.clock,
@@ -92,4 +118,5 @@ class Container:
 
     async def aclose(self) -> None:
         self.audio.close()
+        await self.ctx.senders.aclose()
         await self.ctx.db.dispose()

@@ -7,6 +7,7 @@ Each class carries the HTTP status and the Linq contract code (see api.md §1)::
     │   ├── MissingField (1001)        ├── InvalidPhoneNumber (1002)
     │   ├── InvalidJson (1003)         ├── InvalidParameter (1005)
     │   ├── FetchFailed (5002)         ├── UnsupportedAudio (5004)
+    │   ├── HandleUnreachable (1005: no service reaches a handle from the line)
     │   │   └── AddressRefused (5002: a non-public address, never retried)
     │   └── ContentTypeMismatch (5006)
     ├── Unauthorized (401, 2004)
@@ -19,7 +20,8 @@ Each class carries the HTTP status and the Linq contract code (see api.md §1)::
     ├── IdempotencyMismatch (422)
     ├── PayloadTooLarge (413, 5001)
     ├── RateLimited (429, 1007)
-    └── InternalError (500, 3006)
+    ├── InternalError (500, 3006)
+    └── LineUnavailable (503, 4010: the line's sender could not answer; nothing was written)
 
 Foreign errors (FFmpeg, httpx, SQLAlchemy) are mapped where they happen with
 ``raise Mine(...) from exc``; nothing else reaches the client.
@@ -171,3 +173,19 @@ class RateLimited(VoicememoError):
 class InternalError(VoicememoError):
     status = 500
     code = 3006
+
+
+class HandleUnreachable(InvalidParameter):
+    """No service reaches the handle from this line (e.g. no iMessage and the line sends no SMS)."""
+
+
+class LineUnavailable(VoicememoError):
+    """The line's sender could not answer a question the request depends on (a Mac that is off,
+    or one that refuses us); the request changed nothing. Code 4010 as Linq's "check could not run"."""
+
+    status = 503
+    code = 4010
+
+    def __init__(self, message: str, *, retry: bool = True) -> None:
+        super().__init__(message)
+        self.should_retry = retry

@@ -69,6 +69,21 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=2.0, gt=0)
     webhook_give_up_after_seconds: float = Field(default=1800.0, gt=0)
 
+    #: how long a sender's answer to "which service reaches this handle" is reused
+    service_lookup_ttl_seconds: float = Field(default=24 * 3600.0, ge=0)
+    #: the base of the URL a provider (a Mac running BlueBubbles) pushes receipts to; PUBLIC_BASE_URL if unset
+    sender_callback_base_url: str = ""
+    sender_hook_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    sender_hook_rate_limit: str = "1200 per 60 seconds"
+    #: how often every line's sender is checked (health shown on /v3/phone_numbers and /healthz)
+    line_health_interval_seconds: float = Field(default=60.0, gt=0)
+    #: a message still `sent` this long after sending is polled at its provider (lost receipts)
+    reconcile_after_seconds: float = Field(default=300.0, gt=0)
+    reconcile_give_up_seconds: float = Field(default=86400.0, gt=0)
+    #: BlueBubbles: every call but a send, and a send (which the Mac may hold for up to 5 minutes)
+    bluebubbles_timeout: float = Field(default=15.0, gt=0)
+    bluebubbles_send_timeout: float = Field(default=330.0, gt=0)
+
     #: the sandbox sender's simulated Apple side
     sandbox_send_delay: float = Field(default=0.0, ge=0)
     sandbox_delivered_delay: float = Field(default=0.5, ge=0)
@@ -85,6 +100,7 @@ class Settings(BaseSettings):
             host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
             self.public_base_url = f"http://{host}:{self.port}"
         self.public_base_url = self.public_base_url.rstrip("/")
+        self.sender_callback_base_url = (self.sender_callback_base_url or self.public_base_url).rstrip("/")
         return self
 
     @property

@@ -182,4 +182,7 @@ def test_openapi_describes_what_we_serve(server: Server) -> None:
 
 
 def test_health(server: Server) -> None:
-    assert httpx.get(f"{server.base_url}/healthz").json() == {"status": "ok"}
+    body = httpx.get(f"{server.base_url}/healthz").json()
+    assert body["status"] == "ok"
+    assert body["lines"]["total"] == body["lines"]["HEALTHY"] >= 1  # the sandbox lines are healthy
+    assert body["line_problems"] == []

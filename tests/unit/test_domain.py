@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from voicememo.domain.filenames import sanitize_filename
 from voicememo.domain.handles import chat_service, normalize_handle
 from voicememo.domain.models import Service
 from voicememo.errors import InvalidParameter, InvalidPhoneNumber
-from voicememo.senders.sandbox import SandboxConfig, SandboxSender
+from voicememo.senders.sandbox import sandbox_service
 
 
 @pytest.mark.parametrize(
@@ -48,7 +46,7 @@ def test_bad_handles(raw: str) -> None:
     ],
 )
 def test_sandbox_service_rule(handle: str, service: Service) -> None:
-    assert SandboxSender(SandboxConfig(outbox=Path("/nonexistent"))).service_for(handle) is service
+    assert sandbox_service(handle) is service
 
 
 def test_chat_service_is_the_weakest_common_one() -> None:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from voicememo import __version__
 from voicememo.api import errors
 from voicememo.api.idempotency import IdempotencyMiddleware
-from voicememo.api.routes import attachments, chats, messages, public, webhooks
+from voicememo.api.routes import attachments, capability, chats, messages, public, webhooks
 from voicememo.api.schemas import ErrorResponse
 from voicememo.api.trace import TraceMiddleware
 from voicememo.container import Container
@@ -20,7 +20,7 @@ from voicememo.settings import Settings
 
 def v3_router() -> APIRouter:
     router = APIRouter()
-    for module in (chats, messages, attachments, webhooks):
+    for module in (chats, messages, attachments, webhooks, capability):
         router.include_router(module.router)
     return router
 
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         task = None
         warming = asyncio.create_task(the_container.audio.warm())
         if the_container.settings.workers_in_process:
-            task = asyncio.create_task(the_container.worker().run(stop))
+            task = asyncio.create_task(the_container.run_worker(stop))
         try:
             yield
         finally:
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         version=__version__,
         description="Send audio as native iMessage voice-memo bubbles; Linq Partner API v3 compatible.",
         lifespan=lifespan,
-        responses={code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 429)},
+        responses={code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)},
     )
     app.state.container = the_container
     # The SDKs' default base URL ends in /api/partner; serve both spellings, document one.

@@ -16,6 +16,7 @@ from voicememo.domain.models import (
     WebhookSubscription,
 )
 from voicememo.services.context import Urls
+from voicememo.services.reach import HandleCheck
 from voicememo.services.voicememos import VoiceMemoSent
 
 _DELIVERED = (DeliveryStatus.DELIVERED, DeliveryStatus.READ)
@@ -140,10 +141,24 @@ class Presenter:
         )
 
     def line(self, line: Line) -> s.PhoneNumberOut:
+        status = line.health_status if line.health_status in ("HEALTHY", "AT_RISK", "CRITICAL") else "HEALTHY"
         return s.PhoneNumberOut(
             id=line.id,
             phone_number=line.phone_number,
-            reputation=s.ReputationOut(doc_url=f"{self.urls.base}/docs/reputation"),
+            reputation=s.ReputationOut(status=status, doc_url=f"{self.urls.base}/docs/reputation"),
+            health_status=s.LineHealthOut(
+                status=status,
+                doc_url=f"{self.urls.base}/docs/health",
+                updated_at=line.health_checked_at or line.created_at,
+            ),
+        )
+
+    def handle_check(self, check: HandleCheck) -> s.HandleCheckResponse:
+        return s.HandleCheckResponse(
+            address=check.address,
+            available=check.available,
+            reason=None if check.available else "not_supported",
+            selected_service=check.selected_service.value if check.selected_service else None,
         )
 
     def attachment(self, a: Attachment) -> s.AttachmentOut:

@@ -49,6 +49,11 @@ class AttachmentCreateParams(_In):
     size_bytes: int
 
 
+class CapabilityCheckParams(_In):
+    address: str = Field(description="An E.164 phone number, or (check_imessage only) an e-mail address.")
+    from_: str | None = Field(default=None, alias="from", description="The line to check from; default: one of yours.")
+
+
 class WebhookSubscriptionCreateParams(_In):
     target_url: str
     subscribed_events: list[str]
@@ -200,9 +205,20 @@ class ChatSendVoicememoResponse(_Out):
     voice_memo: VoiceMemoOut
 
 
+LineHealthName = Literal["HEALTHY", "AT_RISK", "CRITICAL"]
+
+
 class ReputationOut(_Out):
-    status: Literal["HEALTHY"] = "HEALTHY"
+    status: LineHealthName = "HEALTHY"
     doc_url: str
+
+
+class LineHealthOut(_Out):
+    """Deprecated in the SDKs, still required by the TypeScript SDK's types: the same state as reputation."""
+
+    status: LineHealthName = "HEALTHY"
+    doc_url: str
+    updated_at: datetime
 
 
 class PhoneNumberOut(_Out):
@@ -210,10 +226,18 @@ class PhoneNumberOut(_Out):
     phone_number: str
     line_type: Literal["iMessage"] = "iMessage"
     reputation: ReputationOut
+    health_status: LineHealthOut
 
 
 class PhoneNumberListResponse(_Out):
     phone_numbers: list[PhoneNumberOut]
+
+
+class HandleCheckResponse(_Out):
+    address: str
+    available: bool
+    reason: Literal["not_supported"] | None = None
+    selected_service: ServiceName | None = None
 
 
 class AttachmentCreateResponse(_Out):

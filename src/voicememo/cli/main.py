@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
 from voicememo.cli.audio import audio_app
+from voicememo.cli.common import JsonOpt, emit, run_admin
+from voicememo.cli.lines import lines_app
 from voicememo.cli.ops import sandbox_app, webhooks_app, worker
-from voicememo.container import Container
-from voicememo.errors import VoicememoError
 from voicememo.settings import Settings
 from voicememo.storage.migrate import upgrade
 
@@ -23,7 +20,6 @@ app = typer.Typer(
 )
 partners_app = typer.Typer(help="Partners (tenants).", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (shown once, stored hashed).", no_args_is_help=True)
-lines_app = typer.Typer(help="Lines: the E.164 numbers a partner sends from.", no_args_is_help=True)
 app.add_typer(partners_app, name="partners")
 app.add_typer(keys_app, name="keys")
 app.add_typer(lines_app, name="lines")
@@ -31,33 +27,6 @@ app.add_typer(audio_app, name="audio")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker")(worker)
-
-T = TypeVar("T")
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-def run_admin(action: Callable[[Container], Awaitable[T]]) -> T:
-    """Migrate, run one service call against the configured data dir, report user errors plainly."""
-    settings = Settings()
-    settings.ensure_dirs()
-    upgrade(settings.database_url)
-
-    async def go() -> T:
-        container = Container(settings)
-        try:
-            return await action(container)
-        finally:
-            await container.aclose()
-
-    try:
-        return asyncio.run(go())
-    except VoicememoError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from exc
-
-
-def emit(as_json: bool, data: dict[str, Any], text: str) -> None:
-    typer.echo(json.dumps(data) if as_json else text)
 
 
 @app.command()
@@ -85,12 +54,13 @@ def serve(
 @partners_app.command("create")
 def partners_create(
     name: str,
-    line: Annotated[str, typer.Option("--line", help="The partner's first line, E.164.")],
-    sender: Annotated[str, typer.Option(help="Sender kind of the line.")] = "sandbox",
+    line: Annotated[str, typer.Option("--line", help="The partner's first line (a sandbox line), E.164.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a partner with its first line and an API key (the key is shown only now)."""
-    made = run_admin(lambda c: c.admin.create_partner(name, line, sender))
+    """Create a partner with a sandbox line and an API key (the key is shown only now).
+
+    Connect a Mac for real delivery with `voicememo lines add … --sender bluebubbles`."""
+    made = run_admin(lambda c: c.admin.create_partner(name, line))
     emit(
         as_json,
         {"partner_id": made.partner.id, "api_key": made.api_key.secret, "line": made.line.phone_number},
@@ -138,34 +108,6 @@ def keys_list(partner: Annotated[str, typer.Option(help="Partner id.")], as_json
     ]
     text = "\n".join(f"{r['key_id']}  {r['prefix']}…  {'revoked' if r['revoked_at'] else 'active'}" for r in rows)
     emit(as_json, {"keys": rows}, text or "no keys")
-
-
-@lines_app.command("add")
-def lines_add(
-    number: str,
-    partner: Annotated[str, typer.Option(help="Partner id.")],
-    sender: Annotated[str, typer.Option(help="Sender kind.")] = "sandbox",
-    as_json: JsonOpt = False,
-) -> None:
-    line = run_admin(lambda c: c.admin.add_line(partner, number, sender))
-    emit(
-        as_json,
-        {"line_id": line.id, "phone_number": line.phone_number, "sender": line.sender_kind},
-        f"line {line.phone_number} ({line.sender_kind}) id {line.id}",
-    )
-
-
-@lines_app.command("list")
-def lines_list(
-    partner: Annotated[str | None, typer.Option(help="Only this partner's lines.")] = None, as_json: JsonOpt = False
-) -> None:
-    lines = run_admin(lambda c: c.admin.list_lines(partner))
-    rows = [
-        {"line_id": x.id, "partner_id": x.partner_id, "phone_number": x.phone_number, "sender": x.sender_kind}
-        for x in lines
-    ]
-    text = "\n".join(f"{r['phone_number']}  {r['sender']}  partner {r['partner_id']}" for r in rows)
-    emit(as_json, {"lines": rows}, text or "no lines")
 
 
 def main() -> None:

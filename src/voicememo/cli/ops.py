@@ -37,7 +37,7 @@ def worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await container.worker(concurrency).run(stop)
+            await container.run_worker(stop, concurrency)
         finally:
             await container.aclose()
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 
 def utcnow() -> datetime:
@@ -61,6 +63,12 @@ class Line:
     phone_number: str
     sender_kind: str
     created_at: datetime
+    #: the sender's settings (never its secret, which stays sealed in storage)
+    sender_config: Mapping[str, Any] = field(default_factory=dict)
+    #: HEALTHY / AT_RISK / CRITICAL as last checked; None: never checked
+    health_status: str | None = None
+    health: Mapping[str, Any] | None = None
+    health_checked_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,8 @@ class Chat:
     created_at: datetime
     updated_at: datetime
     handles: tuple[ChatHandle, ...]
+    #: the sender's own id of the chat, once a send created or found it there
+    provider_chat_id: str | None = None
 
     @property
     def me(self) -> ChatHandle:

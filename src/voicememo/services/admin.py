@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from voicememo.domain.handles import require_e164
 from voicememo.domain.models import ApiKey, Line, Partner
-from voicememo.errors import Conflict, InvalidParameter, NotFound, Unauthorized
+from voicememo.errors import InvalidParameter, NotFound, Unauthorized
 from voicememo.services.context import ServiceContext
+from voicememo.services.lines import LineService
 from voicememo.storage.repos.partners import PartnerRepo
 
 KEY_PREFIX = "vm_"
@@ -34,18 +35,22 @@ class NewPartner:
 
 
 class AdminService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, lines: LineService) -> None:
         self.ctx = ctx
+        self.lines = lines
 
-    async def create_partner(self, name: str, line_number: str, sender_kind: str = "sandbox") -> NewPartner:
+    async def create_partner(self, name: str, line_number: str) -> NewPartner:
+        """A partner with a sandbox line and an API key (connect a Mac with `voicememo lines add`)."""
         if not name.strip():
             raise InvalidParameter("partner name must not be empty.")
+        require_e164(line_number, "line")
         now = self.ctx.clock()
         partner = Partner(str(uuid.uuid4()), name.strip(), now)
+        line = Line(str(uuid.uuid4()), partner.id, line_number, "sandbox", now)
         async with self.ctx.db.write() as s:
             repo = PartnerRepo(s)
             await repo.add_partner(partner)
-            line = await self._add_line(repo, partner.id, line_number, sender_kind)
+            await self.lines.add_in(s, line, None)
             key = await self._add_key(repo, partner.id)
         return NewPartner(partner, line, key)
 
@@ -65,17 +70,6 @@ class AdminService:
         async with self.ctx.db.read() as s:
             return await PartnerRepo(s).list_keys(partner_id)
 
-    async def add_line(self, partner_id: str, number: str, sender_kind: str = "sandbox") -> Line:
-        async with self.ctx.db.write() as s:
-            repo = PartnerRepo(s)
-            if await repo.get_partner(partner_id) is None:
-                raise NotFound(f"No partner with id {partner_id}.")
-            return await self._add_line(repo, partner_id, number, sender_kind)
-
-    async def list_lines(self, partner_id: str | None = None) -> list[Line]:
-        async with self.ctx.db.read() as s:
-            return await PartnerRepo(s).list_lines(partner_id)
-
     async def list_partners(self) -> list[Partner]:
         async with self.ctx.db.read() as s:
             return await PartnerRepo(s).list_partners()
@@ -92,15 +86,6 @@ class AdminService:
         if partner is None:
             raise Unauthorized("Invalid or revoked API key.")
         return partner
-
-    async def _add_line(self, repo: PartnerRepo, partner_id: str, number: str, sender_kind: str) -> Line:
-        require_e164(number, "line")
-        self.ctx.senders.get(sender_kind)
-        if await repo.line_by_number(number) is not None:
-            raise Conflict(f"The line {number} is already registered.")
-        line = Line(str(uuid.uuid4()), partner_id, number, sender_kind, self.ctx.clock())
-        await repo.add_line(line)
-        return line
 
     async def _add_key(self, repo: PartnerRepo, partner_id: str) -> NewKey:
         secret = KEY_PREFIX + secrets.token_urlsafe(32)

@@ -15,6 +15,7 @@ from voicememo.domain.models import (
     ChatHandle,
     DeliveryStatus,
     HandleStatus,
+    Line,
     Message,
     MessagePart,
     Service,
@@ -31,13 +32,15 @@ from voicememo.errors import (
 from voicememo.services import events
 from voicememo.services.context import ServiceContext
 from voicememo.services.delivery import enqueue_delivery
+from voicememo.services.reach import ReachService
 from voicememo.storage.repos.attachments import AttachmentRepo
 from voicememo.storage.repos.chats import ChatRepo
+from voicememo.storage.repos.lines import LineRepo
 from voicememo.storage.repos.messages import MessageRepo
 from voicememo.storage.repos.paging import encode_cursor
-from voicememo.storage.repos.partners import PartnerRepo
 
 MAX_RECIPIENTS = 31
+_GROUPS_ONLY = "Participants can only be added to or removed from group chats."
 MAX_PARTS = 100
 
 
@@ -52,9 +55,14 @@ def participants_key(handles: list[str]) -> str:
     return "\n".join(sorted(handles))
 
 
+class _LookupNeeded(Exception):
+    """The chat vanished between the read and the write: look the services up again."""
+
+
 class ChatService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, reach: ReachService) -> None:
         self.ctx = ctx
+        self.reach = reach
 
     async def create(
         self, partner_id: str, from_number: str | None, to: list[str] | None, message: dict[str, Any] | None
@@ -71,38 +79,48 @@ class ChatService:
             raise InvalidParameter(f"to may name at most {MAX_RECIPIENTS} handles.")
         if from_number in recipients:
             raise InvalidParameter("to must not include the from line itself.")
-        for attempt in range(2):
+        for attempt in range(3):
+            async with self.ctx.db.read() as s:
+                line = await LineRepo(s).by_number(from_number)
+                if line is None or line.partner_id != partner_id:
+                    raise LineNotOwned(
+                        f"from {from_number} is not a line of this API key; list yours with GET /v3/phone_numbers."
+                    )
+                existing = await ChatRepo(s).find_by_participants(partner_id, line.id, participants_key(recipients))
+            # Asking the line's sender may take a round trip to a Mac: never inside the write transaction.
+            services = None if existing else await self.reach.services_for(line, recipients)
             try:
-                return await self._create_once(partner_id, from_number, recipients, message)
-            except IntegrityError:
-                if attempt:
+                return await self._create_once(partner_id, line, recipients, message, services)
+            except (IntegrityError, _LookupNeeded):  # created (or removed) concurrently: look again
+                if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
     async def _create_once(
-        self, partner_id: str, from_number: str, recipients: list[str], message: dict[str, Any]
+        self,
+        partner_id: str,
+        line: Line,
+        recipients: list[str],
+        message: dict[str, Any],
+        services: dict[str, Service] | None,
     ) -> ChatCreated:
         now = self.ctx.clock()
         async with self.ctx.db.write() as s:
-            line = await PartnerRepo(s).line_by_number(from_number)
-            if line is None or line.partner_id != partner_id:
-                raise LineNotOwned(
-                    f"from {from_number} is not a line of this API key; list yours with GET /v3/phone_numbers."
-                )
             parts = await self._parts(s, partner_id, message)
             chats = ChatRepo(s)
             key = participants_key(recipients)
             chat = await chats.find_by_participants(partner_id, line.id, key)
             created = chat is None
             if chat is None:
-                sender = self.ctx.senders.get(line.sender_kind)
+                if services is None:
+                    raise _LookupNeeded()
                 handles = [
                     ChatHandle(
                         str(uuid.uuid4()), line.phone_number, Service.IMESSAGE, now, True, None, HandleStatus.ACTIVE
                     )
                 ]
                 handles += [
-                    ChatHandle(str(uuid.uuid4()), h, sender.service_for(h), now, False, None, HandleStatus.ACTIVE)
+                    ChatHandle(str(uuid.uuid4()), h, services[h], now, False, None, HandleStatus.ACTIVE)
                     for h in recipients
                 ]
                 service = chat_service(h.service for h in handles if not h.is_me)
@@ -220,12 +238,18 @@ class ChatService:
         if not handle:
             raise MissingField("handle is required.")
         handle = normalize_handle(handle)
+        service: Service | None = None
+        if add:  # the new participant's service, asked before the write transaction
+            async with self.ctx.db.read() as s:
+                chat = await _group_chat(ChatRepo(s), partner_id, chat_id, _GROUPS_ONLY)
+                line = await LineRepo(s).get(partner_id, chat.line_id)
+            assert line is not None
+            if handle not in {h.handle for h in chat.handles}:
+                service = (await self.reach.services_for(line, [handle]))[handle]
         now = self.ctx.clock()
         async with self.ctx.db.write() as s:
             repo = ChatRepo(s)
-            chat = await _group_chat(
-                repo, partner_id, chat_id, "Participants can only be added to or removed from group chats."
-            )
+            chat = await _group_chat(repo, partner_id, chat_id, _GROUPS_ONLY)
             if not chat.is_active:
                 raise Conflict("This chat was left by your line; its participants can no longer be changed.")
             current = {h.handle: h for h in chat.handles if not h.is_me}
@@ -240,9 +264,8 @@ class ChatService:
                 if handle in current:
                     await repo.set_handle_status(chat.id, handle, HandleStatus.ACTIVE, now)
                 else:
-                    line = await PartnerRepo(s).get_line(partner_id, chat.line_id)
-                    assert line is not None
-                    service = self.ctx.senders.get(line.sender_kind).service_for(handle)
+                    if service is None:
+                        raise Conflict(f"{handle} was removed from this chat meanwhile; add it again.")
                     await repo.add_handle(
                         chat.id, ChatHandle(str(uuid.uuid4()), handle, service, now, False, None, HandleStatus.ACTIVE)
                     )

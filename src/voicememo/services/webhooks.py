@@ -14,7 +14,7 @@ from voicememo.errors import InvalidParameter, MissingField, WebhookSubscription
 from voicememo.net.addresses import address_problem, literal_address
 from voicememo.net.fetch import check_url
 from voicememo.services.context import ServiceContext
-from voicememo.storage.repos.partners import PartnerRepo
+from voicememo.storage.repos.lines import LineRepo
 from voicememo.storage.repos.webhooks import WebhookRepo
 
 #: the events this server emits (api.md §5)
@@ -115,7 +115,7 @@ class WebhookService:
     async def _check_numbers(self, s: Any, partner_id: str, numbers: list[str]) -> tuple[str, ...]:
         if not isinstance(numbers, list):
             raise InvalidParameter("phone_numbers must be a list of your lines in E.164 format.")
-        lines = {line.phone_number for line in await PartnerRepo(s).list_lines(partner_id)}
+        lines = {line.phone_number for line in await LineRepo(s).list(partner_id)}
         for number in numbers:
             require_e164(str(number), "phone_numbers entry")
             if number not in lines:

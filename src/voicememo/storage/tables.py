@@ -88,6 +88,15 @@ class LineRow(Base):
     phone_number: Mapped[str] = mapped_column(String(16), unique=True)
     sender_kind: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the sender's settings (e.g. the BlueBubbles server's URL); never a secret
+    sender_config: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: the sender's password, sealed (storage/sealing.py): it must be sent, so it cannot be hashed
+    sender_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: sha256 of the token in the URL the provider pushes events to
+    hook_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    health_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    health: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    health_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ChatRow(Base):
@@ -106,6 +115,8 @@ class ChatRow(Base):
     service: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the sender's own id of the chat (BlueBubbles: its chat guid), once a message created or found it
+    provider_chat_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class ChatHandleRow(Base):
@@ -265,3 +276,40 @@ class WebhookAttemptRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # delivered, retry, gave_up
     duration_ms: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SendRow(Base):
+    """One provider message of one of our messages: written before the provider call, completed after.
+
+    The core's exactly-once record: an ``attempting`` row found by a re-run means an earlier
+    attempt may have reached the provider, and the sender is asked before sending again.
+    """
+
+    __tablename__ = "sends"
+    __table_args__ = (
+        UniqueConstraint("line_id", "provider_message_id"),
+        Index("ix_sends_chat_attempt", "chat_id", "first_attempt_at"),
+    )
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(36))
+    line_id: Mapped[str] = mapped_column(String(36))
+    provider: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))  # attempting, accepted, refused
+    provider_message_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    first_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class HandleServiceRow(Base):
+    """Which service reaches a handle from a line, as the line's sender answered (cached with a TTL)."""
+
+    __tablename__ = "handle_services"
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True)
+    handle: Mapped[str] = mapped_column(String(320), primary_key=True)
+    #: None: no service reaches the handle from this line
+    service: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -24,4 +24,4 @@ async def get_message(message_id: str, partner: CurrentPartner, c: ContainerDep,
     tags=["phone_numbers"],
 )
 async def list_phone_numbers(partner: CurrentPartner, c: ContainerDep, p: PresenterDep) -> s.PhoneNumberListResponse:
-    return s.PhoneNumberListResponse(phone_numbers=[p.line(line) for line in await c.admin.list_lines(partner.id)])
+    return s.PhoneNumberListResponse(phone_numbers=[p.line(line) for line in await c.lines.all(partner.id)])

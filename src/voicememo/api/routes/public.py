@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
 from voicememo.api.deps import ContainerDep
-from voicememo.errors import AttachmentNotFound, NotFound
+from voicememo.errors import AttachmentNotFound, NotFound, PayloadTooLarge
 
 router = APIRouter()
 
@@ -26,7 +26,8 @@ ERROR_DOCS = {
     2006: "'from' is not a line of this API key.",
     2007: "The attachment's upload has not finished.",
     3006: "Internal error; quote the trace_id when reporting it.",
-    4001: "Delivery failed.",
+    4001: "Delivery failed; the reason says why.",
+    4010: "The line's sender (e.g. the Mac running BlueBubbles) could not answer; nothing was changed.",
     5001: "The file is too large.",
     5002: "The voice memo URL could not be downloaded; the message says why.",
     5004: "Not a supported audio file; the message says what the bytes look like.",
@@ -77,10 +78,42 @@ async def download(attachment_id: str, filename: str, request: Request, c: Conta
     )
 
 
+@router.post("/hooks/lines/{line_id}/{token}", tags=["hooks"], operation_id="sender_hook")
+async def sender_hook(line_id: str, token: str, request: Request, c: ContainerDep) -> dict[str, object]:
+    """Where a line's provider (a Mac running BlueBubbles) pushes message events; the token is the line's own."""
+    limit = c.settings.sender_hook_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"An event body may be at most {limit} bytes.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"An event body may be at most {limit} bytes.")
+    return {"status": "ok", "receipts": await c.lines.receive_event(line_id, token, bytes(body))}
+
+
 @router.get("/healthz", tags=["health"], operation_id="health")
-async def health(c: ContainerDep) -> dict[str, str]:
+async def health(c: ContainerDep) -> dict[str, object]:
+    """The process and its database; lines by health, and what is wrong with any that is not healthy."""
     await c.ctx.db.ping()
-    return {"status": "ok"}
+    lines = await c.lines.all()
+    counts = {"HEALTHY": 0, "AT_RISK": 0, "CRITICAL": 0}
+    problems = []
+    for line in lines:
+        status = line.health_status or "HEALTHY"
+        counts[status] = counts.get(status, 0) + 1
+        if status != "HEALTHY":
+            problems.append(
+                {
+                    "line_id": line.id,
+                    "sender": line.sender_kind,
+                    "status": status,
+                    "problem": (line.health or {}).get("problem"),
+                    "checked_at": line.health_checked_at.isoformat() if line.health_checked_at else None,
+                }
+            )
+    return {"status": "ok", "lines": {"total": len(lines), **counts}, "line_problems": problems}
 
 
 @router.get("/errors/{code}", tags=["health"], operation_id="error_doc")

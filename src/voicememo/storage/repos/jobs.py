@@ -65,6 +65,20 @@ class JobRepo:
         await self.s.flush()
         return row.id
 
+    async def ensure_one(
+        self, kind: str, payload: dict[str, Any], *, now: datetime, run_at: datetime, count_running: bool = True
+    ) -> bool:
+        """Enqueue a periodic job unless one of its kind already waits (or runs: a periodic job enqueueing
+        its own successor passes ``count_running=False``)."""
+        statuses = (QUEUED, RUNNING) if count_running else (QUEUED,)
+        waiting = await self.s.scalar(
+            select(JobRow.id).where(JobRow.kind == kind, JobRow.status.in_(statuses)).limit(1)
+        )
+        if waiting is not None:
+            return False
+        await self.enqueue(kind, payload, now=now, run_at=run_at, max_attempts=3)
+        return True
+
     async def claim(
         self, worker: str, *, now: datetime, lease: timedelta, limit: int, kinds: list[str] | None = None
     ) -> list[Job]:

@@ -1,20 +1,16 @@
-"""Partners, their API keys and their lines."""
+"""Partners and their API keys (lines: repos/lines.py)."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voicememo.domain.models import ApiKey, Line, Partner
-from voicememo.storage.tables import ApiKeyRow, LineRow, PartnerRow
+from voicememo.domain.models import ApiKey, Partner
+from voicememo.storage.tables import ApiKeyRow, PartnerRow
 
 
 def _partner(row: PartnerRow) -> Partner:
     return Partner(row.id, row.name, row.created_at)
-
-
-def _line(row: LineRow) -> Line:
-    return Line(row.id, row.partner_id, row.phone_number, row.sender_kind, row.created_at)
 
 
 def _key(row: ApiKeyRow) -> ApiKey:
@@ -73,29 +69,3 @@ class PartnerRepo:
             stmt = stmt.where(ApiKeyRow.partner_id == partner_id)
         result = await self.s.execute(stmt.values(revoked_at=when))
         return bool(getattr(result, "rowcount", 0))
-
-    async def add_line(self, line: Line) -> None:
-        self.s.add(
-            LineRow(
-                id=line.id,
-                partner_id=line.partner_id,
-                phone_number=line.phone_number,
-                sender_kind=line.sender_kind,
-                created_at=line.created_at,
-            )
-        )
-        await self.s.flush()
-
-    async def line_by_number(self, phone_number: str) -> Line | None:
-        row = await self.s.scalar(select(LineRow).where(LineRow.phone_number == phone_number))
-        return _line(row) if row else None
-
-    async def get_line(self, partner_id: str, line_id: str) -> Line | None:
-        row = await self.s.scalar(select(LineRow).where(LineRow.id == line_id, LineRow.partner_id == partner_id))
-        return _line(row) if row else None
-
-    async def list_lines(self, partner_id: str | None = None) -> list[Line]:
-        stmt = select(LineRow).order_by(LineRow.created_at, LineRow.phone_number)
-        if partner_id is not None:
-            stmt = stmt.where(LineRow.partner_id == partner_id)
-        return [_line(r) for r in await self.s.scalars(stmt)]

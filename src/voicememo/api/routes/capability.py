@@ -1,0 +1,27 @@
+"""/v3/capability: can a handle be reached over iMessage (or RCS) from a line, as its sender answers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from voicememo.api import schemas as s
+from voicememo.api.deps import ContainerDep, CurrentPartner, PresenterDep
+from voicememo.domain.models import Service
+
+router = APIRouter(tags=["capability"])
+
+
+@router.post(
+    "/capability/check_imessage", response_model=s.HandleCheckResponse, operation_id="capability_check_imessage"
+)
+async def check_imessage(
+    body: s.CapabilityCheckParams, partner: CurrentPartner, c: ContainerDep, p: PresenterDep
+) -> s.HandleCheckResponse:
+    return p.handle_check(await c.reach.check(partner.id, body.address, body.from_, Service.IMESSAGE))
+
+
+@router.post("/capability/check_rcs", response_model=s.HandleCheckResponse, operation_id="capability_check_rcs")
+async def check_rcs(
+    body: s.CapabilityCheckParams, partner: CurrentPartner, c: ContainerDep, p: PresenterDep
+) -> s.HandleCheckResponse:
+    return p.handle_check(await c.reach.check(partner.id, body.address, body.from_, Service.RCS))

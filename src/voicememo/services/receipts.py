@@ -1,0 +1,225 @@
+"""Receipts arrive as events: from a provider's callback, from polling it, and from the sandbox.
+
+All three end in :meth:`ReceiptService.record`, which finds our message by the provider's id
+for the line, keeps per-recipient receipts and moves the status (only forward) with its
+webhook, in one transaction. A message still ``sent`` after RECONCILE_AFTER_SECONDS is
+polled at its provider with growing pauses until RECONCILE_GIVE_UP_SECONDS after sending,
+so a lost callback never leaves a memo ``sent`` for good.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from voicememo.domain.models import DeliveryStatus, Message
+from voicememo.jobs.retry import RetryPolicy
+from voicememo.jobs.worker import Wakeup
+from voicememo.senders.base import ChatRef, ReceiptEvent, ReceiptKind, SenderError
+from voicememo.services.context import ServiceContext
+from voicememo.services.tracker import Tracker
+from voicememo.storage.db import Database
+from voicememo.storage.repos.chats import ChatRepo
+from voicememo.storage.repos.delivery import ReceiptRepo
+from voicememo.storage.repos.jobs import Job, JobRepo
+from voicememo.storage.repos.messages import MessageRepo
+from voicememo.storage.repos.sends import SendRepo
+
+log = structlog.get_logger("voicememo.receipts")
+RECEIPT_JOB, RECONCILE_JOB = "receipt", "reconcile"
+_MAX_RECONCILE_PAUSE = timedelta(hours=1)
+
+
+class ReceiptService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.tracker = Tracker(ctx)
+
+    async def record(self, line_id: str, event: ReceiptEvent) -> bool:
+        """Apply one receipt; False when no message sent from this line has that provider id (yet)."""
+        async with self.ctx.db.read() as s:
+            found = await SendRepo(s).message_for(line_id, event.provider_message_id)
+        if found is None:
+            return False
+        await self.record_for_message(*found, event)
+        return True
+
+    async def record_for_message(self, partner_id: str, message_id: str, event: ReceiptEvent) -> None:
+        moves: list[Message | None] = []
+        async with self.ctx.db.write() as s:  # the receipt and the moves it causes: one transaction
+            message = await MessageRepo(s).get(partner_id, message_id)
+            chat = await ChatRepo(s).get(partner_id, message.chat_id) if message else None
+            if message is None or chat is None:
+                return
+            if event.kind is ReceiptKind.FAILED:
+                reason = f"The provider reported the message as not delivered: {event.reason or 'no reason given'}"
+                moves.append(
+                    await self.tracker.move_in(
+                        s,
+                        partner_id,
+                        message_id,
+                        DeliveryStatus.FAILED,
+                        allowed_from={DeliveryStatus.QUEUED, DeliveryStatus.SENT},
+                        error=reason,
+                        chat=chat,
+                    )
+                )
+            else:
+                repo = ReceiptRepo(s)
+                everyone = [h.handle for h in chat.recipients]
+                for handle in [event.handle] if event.handle else everyone:
+                    await repo.record(message_id, handle, event.kind.value, event.at)
+                receipts = await repo.for_message(message_id)
+                for status, column, allowed in (
+                    (DeliveryStatus.DELIVERED, 0, {DeliveryStatus.SENT}),
+                    (DeliveryStatus.READ, 1, {DeliveryStatus.SENT, DeliveryStatus.DELIVERED}),
+                ):
+                    if all(receipts.get(h, (None, None))[column] for h in everyone):
+                        moves.append(
+                            await self.tracker.move_in(
+                                s, partner_id, message_id, status, allowed_from=allowed, chat=chat, at=event.at
+                            )
+                        )
+        for moved in moves:
+            self.tracker.announce(moved, event.reason)
+
+    async def record_all(self, line_id: str, events: list[ReceiptEvent]) -> int:
+        """Apply what a provider pushed or answered; returns how many were about our messages."""
+        return sum([await self.record(line_id, e) for e in events])
+
+
+def event_payload(line_id: str, event: ReceiptEvent) -> dict[str, Any]:
+    return {
+        "line_id": line_id,
+        "provider_message_id": event.provider_message_id,
+        "kind": event.kind.value,
+        "handle": event.handle,
+        "at": event.at.isoformat(),
+        "reason": event.reason,
+    }
+
+
+class JobReceiptSink:
+    """Receipts a sender simulates (the sandbox) become jobs due when they "happen"."""
+
+    def __init__(self, db: Database, clock: Any, wakeup: Wakeup) -> None:
+        self.db = db
+        self.clock = clock
+        self.wakeup = wakeup
+
+    async def later(self, line_id: str, event: ReceiptEvent, after_seconds: float) -> None:
+        now = self.clock()
+        async with self.db.write() as s:
+            await JobRepo(s).enqueue(
+                RECEIPT_JOB,
+                event_payload(line_id, event),
+                now=now,
+                run_at=now + timedelta(seconds=after_seconds),
+                order_key=f"rc:{line_id}:{event.provider_message_id}",
+                max_attempts=10,
+            )
+        self.wakeup.ring()
+
+
+class ReceiptNotYetKnown(Exception):
+    """The receipt is for a send whose acceptance has not committed yet: try again shortly."""
+
+
+class ReceiptHandler:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.receipts = ReceiptService(ctx)
+        self.policy = RetryPolicy(base_seconds=0.5, max_delay_seconds=30, max_attempts=10)
+
+    async def run(self, job: Job) -> None:
+        p = job.payload
+        if "message_id" in p:  # queued by a version before provider ids: a sandbox receipt by message id
+            event = ReceiptEvent("", ReceiptKind(p["kind"]), self.receipts.ctx.clock(), p["handle"])
+            await self.receipts.record_for_message(p["partner_id"], p["message_id"], event)
+            return
+        event = ReceiptEvent(
+            p["provider_message_id"], ReceiptKind(p["kind"]), datetime.fromisoformat(p["at"]), p["handle"], p["reason"]
+        )
+        if not await self.receipts.record(p["line_id"], event):
+            raise ReceiptNotYetKnown(f"no message of line {p['line_id']} has provider id {event.provider_message_id}")
+
+    async def give_up(self, job: Job, reason: str) -> None:
+        log.warning("receipt_dropped", action="gave_up", reason=reason)
+
+
+@dataclass(frozen=True)
+class ReconcilePlan:
+    after: timedelta
+    give_up: timedelta
+
+    def pause(self, round_: int) -> timedelta:
+        """The first poll ``after`` the send, then twice as long each time, at most an hour apart."""
+        longest = max(self.after, _MAX_RECONCILE_PAUSE)
+        return min(self.after * (1 << round_), longest)
+
+
+async def schedule_reconcile(ctx: ServiceContext, s: Any, message: Message, line_id: str, round_: int = 0) -> None:
+    """In the caller's transaction: poll this message's provider later unless receipts arrive first."""
+    plan = reconcile_plan(ctx)
+    now = ctx.clock()
+    await JobRepo(s).enqueue(
+        RECONCILE_JOB,
+        {"partner_id": message.partner_id, "message_id": message.id, "line_id": line_id, "round": round_},
+        now=now,
+        run_at=now + plan.pause(round_),
+        max_attempts=3,
+    )
+
+
+def reconcile_plan(ctx: ServiceContext) -> ReconcilePlan:
+    settings = ctx.settings
+    return ReconcilePlan(
+        timedelta(seconds=settings.reconcile_after_seconds), timedelta(seconds=settings.reconcile_give_up_seconds)
+    )
+
+
+class ReconcileHandler:
+    """Poll the provider for a message that stays ``sent``; reschedule with back-off; stop after a day."""
+
+    def __init__(self, ctx: ServiceContext, senders: Any) -> None:
+        self.ctx = ctx
+        self.lines = senders
+        self.receipts = ReceiptService(ctx)
+        self.tracker = Tracker(ctx)
+        self.policy = RetryPolicy(base_seconds=5.0, max_attempts=3)
+
+    async def run(self, job: Job) -> None:
+        p = job.payload
+        loaded = await self.tracker.load(p["partner_id"], p["message_id"])
+        if loaded is None or loaded[0].delivery_status is not DeliveryStatus.SENT:
+            return
+        message, chat = loaded
+        assert message.sent_at is not None
+        async with self.ctx.db.read() as s:
+            provider_ids = await SendRepo(s).provider_ids(message.id)
+        ref = ChatRef(
+            chat.id, tuple(h.handle for h in chat.recipients), message.service, chat.is_group, chat.provider_chat_id
+        )
+        try:
+            _line, sender = await self.lines.sender_for(p["line_id"])
+            for provider_id in provider_ids:
+                await self.receipts.record_all(p["line_id"], await sender.poll(provider_id, ref))
+        except SenderError as exc:  # the Mac may be off for hours: keep polling until the deadline
+            log.info("reconcile_failed", action="retried", message_id=message.id, reason=exc.message)
+        except LookupError:  # the line was removed
+            return
+        still = await self.tracker.load(p["partner_id"], p["message_id"])
+        if still is None or still[0].delivery_status is not DeliveryStatus.SENT:
+            log.info("reconciled", action="finished", message_id=message.id, status=still and still[0].delivery_status)
+            return
+        plan = reconcile_plan(self.ctx)
+        if self.ctx.clock() + plan.pause(p["round"] + 1) - message.sent_at > plan.give_up:
+            log.warning("reconcile_gave_up", action="gave_up", message_id=message.id)
+            return
+        async with self.ctx.db.write() as s:
+            await schedule_reconcile(self.ctx, s, message, p["line_id"], p["round"] + 1)
+
+    async def give_up(self, job: Job, reason: str) -> None:
+        log.warning("reconcile_dropped", action="gave_up", message_id=job.payload["message_id"], reason=reason)

@@ -1,0 +1,82 @@
+"""Renditions: the file each service plays, made once per (audio sha256, profile) and reused.
+
+iMessage gets mono Opus in CAF (the bubble); SMS/RCS get the MMS rendition (≤ MMS_MAX_BYTES).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+
+from voicememo.domain.models import Attachment, Service
+from voicememo.services.context import ServiceContext
+from voicememo.storage.incoming import temp_path
+from voicememo.storage.repos.delivery import RenditionRepo, StoredRendition
+
+
+class Renditions:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def profile(self, service: Service) -> tuple[str, str, dict[str, int]]:
+        settings = self.ctx.settings
+        if service is Service.IMESSAGE:
+            options = {
+                "bit_rate": settings.opus_bit_rate,
+                "desc_rate": settings.caf_sample_rate,
+                "threads": settings.render_threads,
+            }
+            return "imessage", f"imessage-opus-{settings.opus_bit_rate}-{settings.caf_sample_rate}", options
+        return "mms", f"mms-{settings.mms_max_bytes}", {"mms_max_bytes": settings.mms_max_bytes}
+
+    async def for_service(self, audio: Attachment, service: Service) -> StoredRendition:
+        """The stored rendition, made now if no worker made it before (raises RenditionFailed)."""
+        profile, key, options = self.profile(service)
+        assert audio.sha256 is not None
+        assert audio.blob_key is not None
+        async with self.ctx.db.read() as s:
+            cached = await RenditionRepo(s).get(audio.sha256, key)
+        if cached is not None and await self.ctx.blobs.exists(cached.blob_key):
+            return cached
+        if audio.samples and audio.sample_rate:  # measured at intake: the renderer need not decode twice
+            options = {**options, "source_samples": audio.samples, "source_rate": audio.sample_rate}
+        async with local_copy(self.ctx, audio.blob_key) as src, temp_path(self.ctx.settings.tmp_dir) as dst:
+            made = await self.ctx.audio.render(src, dst, profile, **options)
+            extension = made.filename.rsplit(".", 1)[-1]
+            blob = await self.ctx.blobs.put_file(
+                f"renditions/{audio.sha256}/{key}-{uuid.uuid4().hex[:8]}.{extension}", dst
+            )
+        stored = StoredRendition(
+            str(uuid.uuid4()),
+            audio.sha256,
+            key,
+            blob.key,
+            made.mime_type,
+            made.filename,
+            blob.size,
+            made.duration_ms,
+            made.as_dict(),
+        )
+        async with self.ctx.db.write() as s:
+            if not await RenditionRepo(s).add(stored, self.ctx.clock()):
+                existing = await RenditionRepo(s).get(audio.sha256, key)
+                assert existing is not None
+                await self.ctx.blobs.delete(blob.key)
+                return existing
+        return stored
+
+
+@asynccontextmanager
+async def local_copy(ctx: ServiceContext, key: str) -> AsyncIterator[Path]:
+    """A filesystem path for a blob: the store's own, or a temp copy for remote stores."""
+    local = ctx.blobs.local_path(key)
+    if local is not None:
+        yield local
+        return
+    async with temp_path(ctx.settings.tmp_dir) as path:
+        await anyio.Path(path).write_bytes(await ctx.blobs.read(key))
+        yield path

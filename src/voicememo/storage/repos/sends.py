@@ -1,0 +1,133 @@
+"""The exactly-once records of provider sends, and the handle-service cache."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voicememo.domain.models import Service
+from voicememo.storage.tables import HandleServiceRow, MessageRow, SendRow
+
+ATTEMPTING, ACCEPTED, REFUSED = "attempting", "accepted", "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class SendRecord:
+    message_id: str
+    seq: int
+    state: str
+    provider_message_id: str | None
+    attempts: int
+    first_attempt_at: datetime
+
+
+def _record(row: SendRow) -> SendRecord:
+    return SendRecord(row.message_id, row.seq, row.state, row.provider_message_id, row.attempts, row.first_attempt_at)
+
+
+class SendRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def get(self, message_id: str, seq: int) -> SendRecord | None:
+        row = await self.s.get(SendRow, (message_id, seq))
+        return _record(row) if row else None
+
+    async def attempting(
+        self, *, message_id: str, seq: int, chat_id: str, line_id: str, provider: str, now: datetime
+    ) -> SendRecord:
+        """Record an attempt before the provider call (the first one, or one more)."""
+        row = await self.s.get(SendRow, (message_id, seq))
+        if row is None:
+            row = SendRow(
+                message_id=message_id,
+                seq=seq,
+                chat_id=chat_id,
+                line_id=line_id,
+                provider=provider,
+                state=ATTEMPTING,
+                attempts=0,
+                first_attempt_at=now,
+                last_attempt_at=now,
+            )
+            self.s.add(row)
+        row.attempts += 1
+        row.last_attempt_at = now
+        await self.s.flush()
+        return _record(row)
+
+    async def accepted(self, message_id: str, seq: int, provider_message_id: str, now: datetime) -> None:
+        row = await self.s.get(SendRow, (message_id, seq))
+        assert row is not None, "an attempt is recorded before its provider call"
+        row.state = ACCEPTED
+        row.provider_message_id = provider_message_id
+        row.accepted_at = row.accepted_at or now
+        row.error = None
+        await self.s.flush()
+
+    async def refused(self, message_id: str, seq: int, error: str) -> None:
+        row = await self.s.get(SendRow, (message_id, seq))
+        if row is not None:
+            row.state = REFUSED
+            row.error = error[:2000]
+            await self.s.flush()
+
+    async def known_for_chat(self, chat_id: str, since: datetime) -> frozenset[str]:
+        """Provider ids of this chat's items accepted since ``since``: never the match for another item."""
+        rows = await self.s.scalars(
+            select(SendRow.provider_message_id).where(
+                SendRow.chat_id == chat_id,
+                SendRow.provider_message_id.is_not(None),
+                SendRow.first_attempt_at >= since,
+            )
+        )
+        return frozenset(str(r) for r in rows)
+
+    async def message_for(self, line_id: str, provider_message_id: str) -> tuple[str, str] | None:
+        """(partner id, message id) of a provider message sent from this line."""
+        found = (
+            await self.s.execute(
+                select(MessageRow.partner_id, MessageRow.id)
+                .join(SendRow, SendRow.message_id == MessageRow.id)
+                .where(SendRow.line_id == line_id, SendRow.provider_message_id == provider_message_id)
+            )
+        ).first()
+        return (str(found[0]), str(found[1])) if found else None
+
+    async def provider_ids(self, message_id: str) -> list[str]:
+        rows = await self.s.scalars(
+            select(SendRow.provider_message_id)
+            .where(SendRow.message_id == message_id, SendRow.provider_message_id.is_not(None))
+            .order_by(SendRow.seq)
+        )
+        return [str(r) for r in rows]
+
+
+class HandleServiceRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def fresh(self, line_id: str, handles: Iterable[str], since: datetime) -> dict[str, Service | None]:
+        """Cached answers checked at or after ``since``; a handle with no entry is not in the result."""
+        rows = await self.s.scalars(
+            select(HandleServiceRow).where(
+                HandleServiceRow.line_id == line_id,
+                HandleServiceRow.handle.in_(list(handles)),
+                HandleServiceRow.checked_at >= since,
+            )
+        )
+        return {r.handle: Service(r.service) if r.service else None for r in rows}
+
+    async def put(self, line_id: str, answers: dict[str, Service | None], now: datetime) -> None:
+        for handle, service in answers.items():
+            row = await self.s.get(HandleServiceRow, (line_id, handle))
+            if row is None:
+                row = HandleServiceRow(line_id=line_id, handle=handle)
+                self.s.add(row)
+            row.service = service.value if service else None
+            row.checked_at = now
+        await self.s.flush()

@@ -1,0 +1,43 @@
+"""A fake BlueBubbles server (a Mac's side) for tests and for trying voicememo out without a Mac."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+
+from fakebb.app import build_app
+from fakebb.state import FakeMac, Fault, Received
+
+
+@dataclass
+class RunningMac:
+    url: str
+    mac: FakeMac
+
+
+@contextmanager
+def running_mac(mac: FakeMac | None = None) -> Iterator[RunningMac]:
+    """The fake on 127.0.0.1 (uvicorn in a thread, real HTTP)."""
+    mac = mac or FakeMac()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    config = uvicorn.Config(build_app(mac), log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield RunningMac(f"http://127.0.0.1:{sock.getsockname()[1]}", mac)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+__all__ = ["FakeMac", "Fault", "Received", "RunningMac", "running_mac"]
