@@ -65,7 +65,9 @@ def private_api_problem(mac: FakeMac) -> str | None:
 
 def build_app(mac: FakeMac) -> Starlette:
     async def guarded(request: Request, route: str, handler: Any) -> Response:
-        mac.requests.append(f"{request.method} {request.url.path}")
+        with mac.lock:
+            mac.requests.append(f"{request.method} {request.url.path}")
+            mac.touch()
         query = request.query_params
         token = query.get("guid") or query.get("password") or query.get("token")
         if token is None:
@@ -247,7 +249,9 @@ def build_app(mac: FakeMac) -> Starlette:
                 ),
                 audio=audio,
             )
-            mac.received.append(Received(sent["guid"], fields, fields["name"], data))
+            with mac.lock:
+                mac.received.append(Received(sent["guid"], fields, fields["name"], data))
+                mac.touch()
             announce(sent, temp)
         finally:
             mac.in_flight.discard(temp or "")

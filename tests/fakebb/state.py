@@ -85,8 +85,22 @@ class FakeMac:
     in_flight: set[str] = field(default_factory=set)
     requests: list[str] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    changed: threading.Condition = field(init=False)
     _rowid: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _hook_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition(self.lock)
+
+    def touch(self) -> None:
+        """Something happened (a request, a message): wake whoever waits on :meth:`wait`."""
+        with self.changed:
+            self.changed.notify_all()
+
+    def wait(self, predicate: Any, timeout: float = 20.0) -> None:
+        with self.changed:
+            if not self.changed.wait_for(predicate, timeout):
+                raise AssertionError(f"the fake Mac never got there; requests: {self.requests[-10:]}")
 
     @property
     def os_version(self) -> str:
@@ -180,6 +194,7 @@ class FakeMac:
                 "_chat": chat_guid,
             }
             self.messages[guid] = message
+            self.touch()
         self._schedule_receipts(guid)
         return message
 

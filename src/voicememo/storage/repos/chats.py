@@ -125,6 +125,7 @@ class ChatRepo:
                 created_at=r.created_at,
                 updated_at=r.updated_at,
                 handles=tuple(by_chat[r.id]),
+                provider_chat_id=r.provider_chat_id,
             )
             for r in rows
         ]

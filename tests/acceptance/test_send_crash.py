@@ -1,0 +1,109 @@
+"""A worker SIGKILLed after the Mac accepted a memo but before we recorded it: the memo goes once.
+
+The fake Mac records the memo and then holds its answer; the worker is killed while it waits.
+The next worker finds the send record still ``attempting``, asks the Mac whether that attempt
+arrived (it did), takes it as sent, and never calls the attachment route again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import unquote
+
+from test_worker_crash import _bytes, start_worker
+
+from audiogen import Made
+from fakebb import FakeMac, Fault, running_mac
+from voicememo.container import Container
+from voicememo.settings import Settings
+from voicememo.storage.migrate import upgrade
+from voicememo.storage.repos.jobs import JobRepo
+
+PASSWORD = "a-mac-password-that-must-never-be-logged"
+LINE, ALICE = "+15550500001", "+15550500002"
+
+
+def queue_memo(settings: Settings, mac_url: str, audio: Path) -> str:
+    data = audio.read_bytes()
+
+    async def go() -> str:
+        c = Container(settings)
+        try:
+            made = await c.admin.create_partner("Crash", "+15550500009")
+            pid = made.partner.id
+            await c.lines.add(pid, LINE, "bluebubbles", {"url": mac_url}, PASSWORD)
+            chat = await c.chats.create(pid, LINE, [ALICE], {"parts": [{"type": "text", "value": "hi"}]})
+            async with c.ctx.db.write() as s:  # the chat's text is not under test: settle it as done
+                for job in await JobRepo(s).claim("setup", now=c.ctx.clock(), lease=timedelta(seconds=5), limit=10):
+                    await JobRepo(s).finish(job.id, "setup", now=c.ctx.clock())
+            slot = await c.attachments.create_upload(pid, audio.name, "audio/wav", len(data))
+            token = unquote(slot.upload_url.split("token=", 1)[1])
+            await c.attachments.receive_upload(slot.attachment.id, token, "audio/wav", str(len(data)), _bytes(data))
+            return (await c.voicememos.send(pid, chat.chat.id, None, slot.attachment.id)).message.id
+        finally:
+            await c.aclose()
+
+    return asyncio.run(go())
+
+
+def read_until(proc: subprocess.Popen[str], logs: list[str], **match: str) -> dict[str, object]:
+    """The worker's JSON log lines, kept in ``logs``, up to the first with all of ``match``."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        logs.append(line)
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if all(str(entry.get(k)) == v for k, v in match.items()):
+            return dict(entry)
+    raise AssertionError(f"worker exited before logging {match}")
+
+
+def test_killed_between_the_macs_acceptance_and_our_commit_sends_once(tmp_path: Path, corpus: dict[str, Made]) -> None:
+    mac = FakeMac(password=PASSWORD, imessage={ALICE})
+    mac.add_chat([ALICE])
+    with running_mac(mac) as running:
+        env = {
+            **os.environ,
+            "VOICEMEMO_DATA_DIR": str(tmp_path / "data"),
+            "VOICEMEMO_LOG_FORMAT": "json",
+            "VOICEMEMO_JOB_LEASE_SECONDS": "2",
+            "VOICEMEMO_JOB_POLL_INTERVAL": "0.2",
+            "VOICEMEMO_BLUEBUBBLES_SEND_TIMEOUT": "120",
+        }
+        settings = Settings(data_dir=tmp_path / "data")
+        settings.ensure_dirs()
+        upgrade(settings.database_url)
+        message_id = queue_memo(settings, running.url, corpus["wav-s16"].path)
+        mac.faults.append(Fault("attachment", hang_after=120))  # recorded on the Mac, answer held back
+
+        logs: list[str] = []
+        first = start_worker(env)
+        try:
+            read_until(first, logs, event="send_started", message_id=message_id)
+            mac.wait(lambda: len(mac.received) == 1)  # the Mac has the memo; we have not heard back
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=30)
+
+        second = start_worker(env)
+        try:
+            found = read_until(second, logs, event="send_found_earlier", message_id=message_id)
+            read_until(second, logs, event="message_status", action="sent", message_id=message_id)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=30)
+
+    assert found["action"] == "recovered"
+    assert len(mac.received) == 1 and mac.requests.count("POST /api/v1/message/attachment") == 1
+    assert mac.received[0].fields["isAudioMessage"] == "true"
+    assert second.returncode == 0
+    assert all(PASSWORD not in line for line in logs)
+    assert any(json.loads(line).get("event") == "job_started" for line in logs if line.startswith("{"))
