@@ -47,6 +47,7 @@ def bb_server(tmp_path_factory: pytest.TempPathFactory, origin: Origin) -> Itera
         bluebubbles_timeout=2.0,
         bluebubbles_send_timeout=1.5,
         reconcile_after_seconds=0.5,
+        line_health_interval_seconds=0.5,
         **FAST_DELIVERY,
     ) as s:
         yield s
@@ -362,3 +363,18 @@ def test_the_callback_refuses_wrong_tokens_and_junk(mac_line: MacLine) -> None:
         "status": "ok",
         "receipts": 0,
     }
+
+
+def test_the_periodic_check_shows_a_broken_mac_on_phone_numbers_and_healthz(mac_line: MacLine) -> None:
+    def reputation() -> str:
+        numbers = mac_line.client.phone_numbers.list().phone_numbers
+        return next(p.reputation.status for p in numbers if p.phone_number == mac_line.number)
+
+    mac_line.mac.helper_connected = False
+    eventually(lambda: reputation() == "CRITICAL")
+    problems = httpx.get(f"{mac_line.server.base_url}/healthz").json()["line_problems"]
+    mine = next(p for p in problems if p["line_id"] == mac_line.report.line.id)
+    assert mine["status"] == "CRITICAL" and "helper is not connected" in mine["problem"]
+    assert PASSWORD not in str(problems)
+    mac_line.mac.helper_connected = True
+    eventually(lambda: reputation() == "HEALTHY")
