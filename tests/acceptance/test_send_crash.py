@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
-from test_worker_crash import _bytes, start_worker
+from test_worker_crash import _bytes, crash, start_worker
 
 from audiogen import Made
 from fakebb import FakeMac, Fault, running_mac
@@ -90,8 +90,7 @@ def test_killed_between_the_macs_acceptance_and_our_commit_sends_once(tmp_path: 
             read_until(first, logs, event="send_started", message_id=message_id)
             mac.wait(lambda: len(mac.received) == 1)  # the Mac has the memo; we have not heard back
         finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=30)
+            crash(first)
 
         second = start_worker(env)
         try:

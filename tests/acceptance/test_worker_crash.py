@@ -69,11 +69,18 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group: a crash takes its audio workers down with it
     )
     watchdog = threading.Timer(90, proc.kill)  # a hung worker fails the test instead of hanging it
     watchdog.daemon = True
     watchdog.start()
     return proc
+
+
+def crash(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the worker and everything it started, as a machine failure would."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
 
 
 def wait_for_log(proc: subprocess.Popen[str], **match: str) -> dict[str, object]:
@@ -108,8 +115,7 @@ def test_killed_worker_loses_and_doubles_nothing(tmp_path: Path, corpus: dict[st
     try:
         wait_for_log(slow, event="job_started", kind="deliver")
     finally:
-        slow.send_signal(signal.SIGKILL)
-        slow.wait(timeout=30)
+        crash(slow)
     assert read_outbox(settings.outbox_dir) == []  # killed before it could send
 
     healthy = start_worker(base)

@@ -53,8 +53,8 @@ class RecordingSink:
     def __init__(self) -> None:
         self.scheduled: list[tuple[str, ReceiptEvent, float]] = []
 
-    async def later(self, line_id: str, event: ReceiptEvent, after_seconds: float) -> None:
-        self.scheduled.append((line_id, event, after_seconds))
+    async def later(self, line_id: str, receipts: list[tuple[ReceiptEvent, float]]) -> None:
+        self.scheduled += [(line_id, event, after) for event, after in receipts]
 
 
 @pytest.fixture

@@ -30,8 +30,9 @@ log = structlog.get_logger("voicememo.worker")
 class Handler(Protocol):
     policy: RetryPolicy
 
-    async def run(self, job: Job) -> None:
-        """Do the job; raise to retry (per ``policy``). Permanent outcomes are recorded, not raised."""
+    async def run(self, job: Job) -> bool | None:
+        """Do the job; raise to retry (per ``policy``). Permanent outcomes are recorded, not raised.
+        True: the handler already marked it done in its own transaction (``JobRepo.settle_done``)."""
         ...
 
     async def give_up(self, job: Job, reason: str) -> None:
@@ -150,7 +151,7 @@ class Worker:
         bound.info("job_started", action="started")
         beat = asyncio.create_task(self._heartbeat(job))
         try:
-            await handler.run(job)
+            settled = await handler.run(job)
         except asyncio.CancelledError:
             await asyncio.shield(self._release(job, bound))
             raise
@@ -158,8 +159,10 @@ class Worker:
             reason = f"{type(exc).__name__}: {exc}"
             await self._failed(job, handler, reason, bound)
         else:
-            async with self.db.write() as s:
-                owned = await JobRepo(s).finish(job.id, self.name, now=self.clock())
+            owned: bool | None = None  # settled by the handler in its own transaction
+            if not settled:
+                async with self.db.write() as s:
+                    owned = await JobRepo(s).finish(job.id, self.name, now=self.clock())
             bound.info("job_finished", action="finished", lease_kept=owned)
         finally:
             beat.cancel()

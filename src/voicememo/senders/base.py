@@ -137,7 +137,9 @@ class LineHealth:
 class ReceiptSink(Protocol):
     """Where a sender that simulates its provider schedules receipts (the sandbox)."""
 
-    async def later(self, line_id: str, event: ReceiptEvent, after_seconds: float) -> None: ...
+    async def later(self, line_id: str, receipts: list[tuple[ReceiptEvent, float]]) -> None:
+        """Each receipt, due that many seconds from now."""
+        ...
 
 
 class LineSender(Protocol):

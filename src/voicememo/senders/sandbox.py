@@ -102,8 +102,7 @@ class SandboxSender:
         provider_id = f"{_PROVIDER_PREFIX}{item.send_id}:{uuid.uuid4().hex[:12]}"
         sent_at = utcnow()
         await anyio.to_thread.run_sync(self._record, item, provider_id, sent_at)
-        for event, after in self._receipts(item, provider_id, sent_at):
-            await self.sink.later(self.line.line_id, event, after)
+        await self.sink.later(self.line.line_id, self._receipts(item, provider_id, sent_at))
         return Accepted(provider_id, provider_chat_id=item.chat.provider_chat_id or f"sandbox;{item.chat.chat_id}")
 
     async def find_earlier(self, item: Outgoing, since: datetime, known: frozenset[str]) -> Accepted | None:

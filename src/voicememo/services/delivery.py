@@ -26,7 +26,9 @@ from voicememo.services.sending import Dispatcher
 from voicememo.services.tracker import Tracker
 from voicememo.storage.repos.chats import ChatRepo
 from voicememo.storage.repos.jobs import Job, JobRepo
-from voicememo.storage.repos.sends import SendRepo
+from voicememo.storage.repos.lines import LineRepo
+from voicememo.storage.repos.messages import MessageRepo
+from voicememo.storage.repos.sends import SendRecord, SendRepo
 
 DELIVER_JOB = "deliver"
 
@@ -53,38 +55,58 @@ class DeliverHandler:
             base_seconds=ctx.settings.delivery_retry_base_seconds, max_attempts=ctx.settings.delivery_max_attempts
         )
 
-    async def run(self, job: Job) -> None:
-        loaded = await self.tracker.load(job.payload["partner_id"], job.payload["message_id"])
+    async def run(self, job: Job) -> bool | None:
+        """True: the job was marked done with the message's last move, in one transaction."""
+        loaded = await self._load(job.payload["partner_id"], job.payload["message_id"])
         if loaded is None:
-            return
-        message, chat = loaded
+            return None
+        message, chat, line, records = loaded
         if message.delivery_status is not DeliveryStatus.QUEUED:
-            return  # already settled (a re-run after a crash): nothing to do twice
-        try:
-            line, sender = await self.lines.sender_for(chat.line_id)
-        except LookupError:
-            await self._failed(message, None, "The line this chat was sent from has been removed.")
-            return
+            return None  # already settled (a re-run after a crash): nothing to do twice
+        if line is None:
+            return await self._failed(job, message, None, "The line this chat was sent from has been removed.")
         ref = ChatRef(
             chat.id, tuple(h.handle for h in chat.recipients), message.service, chat.is_group, chat.provider_chat_id
         )
         seq = 0
         try:
+            sender = self.lines.bind(*line)  # a password sealed under another key: refused for good
             for seq, part in enumerate(message.parts):
-                item, accepted = await self._send_part(sender, line, message, ref, seq, part)
+                item, accepted = await self._send_part(sender, line[0], message, ref, part, records.get(seq), seq)
                 ref = replace(ref, provider_chat_id=accepted.provider_chat_id or ref.provider_chat_id)
-                await self._accepted(message, chat, line, item, accepted, last=seq == len(message.parts) - 1)
-                if item.audio_message and accepted.audio_message is False:
-                    return
+                last = seq == len(message.parts) - 1
+                if await self._accepted(job, message, chat, line[0], item, accepted, last=last):
+                    return True
         except (SendRejected, RenditionFailed) as exc:
-            await self._failed(message, seq, exc.message if isinstance(exc, SendRejected) else str(exc))
+            return await self._failed(job, message, seq, exc.message if isinstance(exc, SendRejected) else str(exc))
+        return None
+
+    async def _load(
+        self, partner_id: str, message_id: str
+    ) -> tuple[Message, Chat, tuple[Line, str | None] | None, dict[int, SendRecord]] | None:
+        """The message, its chat, its line (with the sealed secret) and its send records: one read."""
+        async with self.ctx.db.read() as s:
+            message = await MessageRepo(s).get(partner_id, message_id)
+            chat = await ChatRepo(s).get(partner_id, message.chat_id) if message else None
+            if message is None or chat is None:
+                return None
+            line = await LineRepo(s).with_secret(chat.line_id)
+            records = await SendRepo(s).for_message(message_id)
+        return message, chat, line, records
 
     async def _send_part(
-        self, sender: LineSender, line: Line, message: Message, ref: ChatRef, seq: int, part: MessagePart
+        self,
+        sender: LineSender,
+        line: Line,
+        message: Message,
+        ref: ChatRef,
+        part: MessagePart,
+        record: SendRecord | None,
+        seq: int,
     ) -> tuple[Outgoing, Accepted]:
         item = Outgoing(message.id, seq, ref, text=part.value if part.type == "text" else None)
         if part.attachment is None:
-            return item, await self.dispatcher.dispatch(sender, line.sender_kind, line.id, item)
+            return item, await self.dispatcher.dispatch(sender, line.sender_kind, line.id, item, record)
         rendition = await self.renditions.for_service(part.attachment, message.service)
         async with local_copy(self.ctx, rendition.blob_key) as path:
             item = replace(
@@ -92,12 +114,13 @@ class DeliverHandler:
                 file=FilePayload(path, rendition.filename, rendition.mime_type, rendition.size_bytes),
                 audio_message=message.kind == "voice_memo" and message.service is Service.IMESSAGE,
             )
-            return item, await self.dispatcher.dispatch(sender, line.sender_kind, line.id, item)
+            return item, await self.dispatcher.dispatch(sender, line.sender_kind, line.id, item, record)
 
     async def _accepted(
-        self, message: Message, chat: Chat, line: Line, item: Outgoing, accepted: Accepted, *, last: bool
-    ) -> None:
-        """The item's acceptance (and, for the last, the message's ``sent``) in one transaction."""
+        self, job: Job, message: Message, chat: Chat, line: Line, item: Outgoing, accepted: Accepted, *, last: bool
+    ) -> bool:
+        """The item's acceptance (and, for the last, the message's ``sent`` and the job's end) in one
+        transaction; True when the message is settled."""
         moved: Message | None = None
         error = None
         async with self.ctx.db.write() as s:
@@ -118,6 +141,7 @@ class DeliverHandler:
                     allowed_from={DeliveryStatus.QUEUED},
                     error=error,
                     chat=chat,
+                    message=message,
                 )
             elif last:
                 moved = await self.tracker.move_in(
@@ -127,12 +151,17 @@ class DeliverHandler:
                     DeliveryStatus.SENT,
                     allowed_from={DeliveryStatus.QUEUED},
                     chat=chat,
+                    message=message,
                 )
                 if moved is not None:
                     await schedule_reconcile(self.ctx, s, moved, line.id)
+            settled = bool(error) or last
+            if settled:
+                await JobRepo(s).settle_done(job, now=now)
         self.tracker.announce(moved, error)
+        return settled
 
-    async def _failed(self, message: Message, seq: int | None, reason: str) -> None:
+    async def _failed(self, job: Job, message: Message, seq: int | None, reason: str) -> bool:
         async with self.ctx.db.write() as s:
             if seq is not None:
                 await SendRepo(s).refused(message.id, seq, reason)
@@ -144,7 +173,9 @@ class DeliverHandler:
                 allowed_from={DeliveryStatus.QUEUED},
                 error=reason,
             )
+            await JobRepo(s).settle_done(job, now=self.ctx.clock())
         self.tracker.announce(moved, reason)
+        return True
 
     async def give_up(self, job: Job, reason: str) -> None:
         await self.tracker.move(

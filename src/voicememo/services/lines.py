@@ -65,9 +65,10 @@ class LineService:
             found = await LineRepo(s).with_secret(line_id)
         if found is None:
             raise LookupError(f"line {line_id} no longer exists")
-        return found[0], self._bind(*found)
+        return found[0], self.bind(*found)
 
-    def _bind(self, line: Line, sealed: str | None) -> LineSender:
+    def bind(self, line: Line, sealed: str | None) -> LineSender:
+        """The line's sender, from the line and its sealed secret as stored."""
         try:
             secret = self.ctx.sealer.open(sealed) if sealed else None
         except SealBroken as exc:

@@ -40,20 +40,25 @@ class ReceiptService:
 
     async def record(self, line_id: str, event: ReceiptEvent) -> bool:
         """Apply one receipt; False when no message sent from this line has that provider id (yet)."""
-        async with self.ctx.db.read() as s:
-            found = await SendRepo(s).message_for(line_id, event.provider_message_id)
-        if found is None:
-            return False
-        await self.record_for_message(*found, event)
-        return True
+        return await self.record_for_message(None, line_id, event)
 
-    async def record_for_message(self, partner_id: str, message_id: str, event: ReceiptEvent) -> None:
+    async def record_for_message(
+        self, message_key: tuple[str, str] | None, line_id: str, event: ReceiptEvent, job: Job | None = None
+    ) -> bool:
+        """``message_key``: (partner id, message id) when known; else found by the provider id for the line.
+        ``job``: the receipt job, marked done in the same transaction when the receipt is applied."""
         moves: list[Message | None] = []
         async with self.ctx.db.write() as s:  # the receipt and the moves it causes: one transaction
+            found = message_key or await SendRepo(s).message_for(line_id, event.provider_message_id)
+            if found is None:
+                return False
+            if job is not None:
+                await JobRepo(s).settle_done(job, now=self.ctx.clock())
+            partner_id, message_id = found
             message = await MessageRepo(s).get(partner_id, message_id)
             chat = await ChatRepo(s).get(partner_id, message.chat_id) if message else None
             if message is None or chat is None:
-                return
+                return True
             if event.kind is ReceiptKind.FAILED:
                 reason = f"The provider reported the message as not delivered: {event.reason or 'no reason given'}"
                 moves.append(
@@ -65,6 +70,7 @@ class ReceiptService:
                         allowed_from={DeliveryStatus.QUEUED, DeliveryStatus.SENT},
                         error=reason,
                         chat=chat,
+                        message=message,
                     )
                 )
             else:
@@ -78,13 +84,21 @@ class ReceiptService:
                     (DeliveryStatus.READ, 1, {DeliveryStatus.SENT, DeliveryStatus.DELIVERED}),
                 ):
                     if all(receipts.get(h, (None, None))[column] for h in everyone):
-                        moves.append(
-                            await self.tracker.move_in(
-                                s, partner_id, message_id, status, allowed_from=allowed, chat=chat, at=event.at
-                            )
+                        moved = await self.tracker.move_in(
+                            s,
+                            partner_id,
+                            message_id,
+                            status,
+                            allowed_from=allowed,
+                            chat=chat,
+                            at=event.at,
+                            message=message,
                         )
+                        message = moved or message
+                        moves.append(moved)
         for moved in moves:
             self.tracker.announce(moved, event.reason)
+        return True
 
     async def record_all(self, line_id: str, events: list[ReceiptEvent]) -> int:
         """Apply what a provider pushed or answered; returns how many were about our messages."""
@@ -110,17 +124,18 @@ class JobReceiptSink:
         self.clock = clock
         self.wakeup = wakeup
 
-    async def later(self, line_id: str, event: ReceiptEvent, after_seconds: float) -> None:
+    async def later(self, line_id: str, receipts: list[tuple[ReceiptEvent, float]]) -> None:
         now = self.clock()
         async with self.db.write() as s:
-            await JobRepo(s).enqueue(
-                RECEIPT_JOB,
-                event_payload(line_id, event),
-                now=now,
-                run_at=now + timedelta(seconds=after_seconds),
-                order_key=f"rc:{line_id}:{event.provider_message_id}",
-                max_attempts=10,
-            )
+            for event, after in receipts:
+                await JobRepo(s).enqueue(
+                    RECEIPT_JOB,
+                    event_payload(line_id, event),
+                    now=now,
+                    run_at=now + timedelta(seconds=after),
+                    order_key=f"rc:{line_id}:{event.provider_message_id}",
+                    max_attempts=10,
+                )
         self.wakeup.ring()
 
 
@@ -133,17 +148,17 @@ class ReceiptHandler:
         self.receipts = ReceiptService(ctx)
         self.policy = RetryPolicy(base_seconds=0.5, max_delay_seconds=30, max_attempts=10)
 
-    async def run(self, job: Job) -> None:
+    async def run(self, job: Job) -> bool:
         p = job.payload
         if "message_id" in p:  # queued by a version before provider ids: a sandbox receipt by message id
             event = ReceiptEvent("", ReceiptKind(p["kind"]), self.receipts.ctx.clock(), p["handle"])
-            await self.receipts.record_for_message(p["partner_id"], p["message_id"], event)
-            return
+            return await self.receipts.record_for_message((p["partner_id"], p["message_id"]), "", event, job)
         event = ReceiptEvent(
             p["provider_message_id"], ReceiptKind(p["kind"]), datetime.fromisoformat(p["at"]), p["handle"], p["reason"]
         )
-        if not await self.receipts.record(p["line_id"], event):
+        if not await self.receipts.record_for_message(None, p["line_id"], event, job):
             raise ReceiptNotYetKnown(f"no message of line {p['line_id']} has provider id {event.provider_message_id}")
+        return True
 
     async def give_up(self, job: Job, reason: str) -> None:
         log.warning("receipt_dropped", action="gave_up", reason=reason)

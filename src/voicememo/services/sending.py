@@ -23,7 +23,7 @@ import structlog
 
 from voicememo.senders.base import Accepted, LineSender, Outgoing
 from voicememo.services.context import ServiceContext
-from voicememo.storage.repos.sends import ACCEPTED, ATTEMPTING, SendRepo
+from voicememo.storage.repos.sends import ACCEPTED, ATTEMPTING, SendRecord, SendRepo
 
 log = structlog.get_logger("voicememo.sending")
 CLOCK_SLACK = timedelta(seconds=60)
@@ -33,17 +33,16 @@ class Dispatcher:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    async def dispatch(self, sender: LineSender, provider: str, line_id: str, item: Outgoing) -> Accepted:
-        """The item's provider acceptance: an earlier attempt's, or a new send's. Raises SenderError."""
-        async with self.ctx.db.read() as s:
-            repo = SendRepo(s)
-            record = await repo.get(item.message_id, item.seq)
-            known: frozenset[str] = frozenset()
-            if record is not None and record.state == ATTEMPTING:
-                known = await repo.known_for_chat(item.chat.chat_id, record.first_attempt_at - 2 * CLOCK_SLACK)
+    async def dispatch(
+        self, sender: LineSender, provider: str, line_id: str, item: Outgoing, record: SendRecord | None
+    ) -> Accepted:
+        """The item's provider acceptance: an earlier attempt's, or a new send's. Raises SenderError.
+        ``record``: the item's send record as the job loaded it (None: never attempted)."""
         if record is not None and record.state == ACCEPTED and record.provider_message_id:
             return Accepted(record.provider_message_id, item.chat.provider_chat_id)
         if record is not None and record.state == ATTEMPTING:
+            async with self.ctx.db.read() as s:
+                known = await SendRepo(s).known_for_chat(item.chat.chat_id, record.first_attempt_at - 2 * CLOCK_SLACK)
             earlier = await sender.find_earlier(item, record.first_attempt_at - CLOCK_SLACK, known)
             if earlier is not None:
                 log.info(

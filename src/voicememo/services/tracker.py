@@ -66,13 +66,15 @@ class Tracker:
         error: str | None = None,
         chat: Chat | None = None,
         at: datetime | None = None,
+        message: Message | None = None,
     ) -> Message | None:
         """The move inside the caller's transaction; call :meth:`announce` once it has committed.
-        ``chat``: the chat as the caller loaded it (saves reloading); ``at``: when the provider says it
-        happened (never before the message was sent: clocks on the two sides differ)."""
+        ``chat`` / ``message``: as the caller loaded them (saves reloading; the status guard is in the
+        UPDATE itself); ``at``: when the provider says it happened (never before the message was sent:
+        clocks on the two sides differ)."""
         now = self.ctx.clock()
         repo = MessageRepo(s)
-        message = await repo.get(partner_id, message_id)
+        message = message or await repo.get(partner_id, message_id)
         if message is None or message.delivery_status not in allowed_from:
             return None
         when = min(at, now) if at is not None else now
@@ -87,7 +89,8 @@ class Tracker:
             values["read_at"] = when
         if status is DeliveryStatus.FAILED:
             values.update(error_code=DELIVERY_FAILED, error_reason=error)
-        await repo.set_status(message_id, status, **values)
+        if not await repo.move(message_id, status, allowed_from, **values):
+            return None  # moved meanwhile by someone else
         moved = replace(message, delivery_status=status, **values)  # type: ignore[arg-type]
         chat = chat or await ChatRepo(s).get(partner_id, message.chat_id)
         assert chat is not None

@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook
 from voicememo.errors import AddressRefused, FetchFailed, VoicememoError
 from voicememo.jobs.retry import RetryPolicy
 from voicememo.services.context import ServiceContext
-from voicememo.storage.repos.jobs import Job
+from voicememo.storage.repos.jobs import Job, JobRepo
 from voicememo.storage.repos.webhooks import AttemptRepo, WebhookRepo
 from voicememo.storage.sealing import SealBroken
 
@@ -54,19 +54,19 @@ class WebhookHandler:
             give_up_after=timedelta(seconds=settings.webhook_give_up_after_seconds),
         )
 
-    async def run(self, job: Job) -> None:
+    async def run(self, job: Job) -> bool:
         p = job.payload
         async with self.ctx.db.read() as s:
             found = await WebhookRepo(s).for_delivery(p["partner_id"], p["subscription_id"])
         if found is None or not found[0].is_active:
-            return  # deleted or paused since: nothing to deliver to
+            return False  # deleted or paused since: nothing to deliver to
         sub, sealed = found
         try:
             secret = self.ctx.sealer.open(sealed)
         except SealBroken as exc:  # retrying cannot help: say so where operators look
-            await self._record(job, None, str(exc), "gave_up", 0)
+            await self._record(job, None, str(exc), "gave_up", 0, settle=True)
             log.error("webhook_secret_unreadable", action="gave_up", event_id=p["event_id"], subscription=sub.id)
-            return
+            return True
         timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json",
@@ -89,18 +89,24 @@ class WebhookHandler:
         retry = not refused and (status is None or status >= 500 or status == 429)
         ok = status is not None and 200 <= status < 300
         outcome = "delivered" if ok else ("retry" if retry else "gave_up")
-        await self._record(job, status, error, outcome, elapsed)
+        await self._record(job, status, error, outcome, elapsed, settle=not retry)
         if retry:
             raise WebhookFailed(error or f"HTTP {status}")
         if not ok:
             log.warning("webhook_refused", action="gave_up", event_id=p["event_id"], status=status)
+        return True
 
     async def give_up(self, job: Job, reason: str) -> None:
         await self._record(job, None, f"gave up: {reason}", "gave_up", 0)
 
-    async def _record(self, job: Job, status: int | None, error: str | None, outcome: str, elapsed: int) -> None:
+    async def _record(
+        self, job: Job, status: int | None, error: str | None, outcome: str, elapsed: int, *, settle: bool = False
+    ) -> None:
+        """The attempt, and with ``settle`` the job's end, in one transaction."""
         p = job.payload
         async with self.ctx.db.write() as s:
+            if settle:
+                await JobRepo(s).settle_done(job, now=self.ctx.clock())
             await AttemptRepo(s).add(
                 partner_id=p["partner_id"],
                 subscription_id=p["subscription_id"],

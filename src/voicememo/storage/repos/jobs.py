@@ -30,10 +30,15 @@ class Job:
     max_attempts: int
     created_at: datetime
     order_key: str | None
+    #: the worker holding the lease (a handler that settles the job in its own transaction fences with it)
+    owner: str = ""
 
 
 def _job(row: JobRow) -> Job:
-    return Job(row.id, row.kind, dict(row.payload), row.attempts, row.max_attempts, row.created_at, row.order_key)
+    return Job(
+        row.id, row.kind, dict(row.payload), row.attempts, row.max_attempts, row.created_at, row.order_key,
+        row.lease_owner or "",
+    )  # fmt: skip
 
 
 class JobRepo:
@@ -113,6 +118,10 @@ class JobRepo:
             .values(lease_until=until)
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def settle_done(self, job: Job, *, now: datetime) -> bool:
+        """Mark the job done inside the handler's own transaction (one commit for its effect and its end)."""
+        return await self.finish(job.id, job.owner, now=now)
 
     async def finish(self, job_id: int, worker: str, *, now: datetime) -> bool:
         """Mark done; False when the lease was lost (another worker owns the job now)."""

@@ -64,10 +64,16 @@ class MessageRepo:
             stmt = stmt.where(after)
         return await self._load(stmt.order_by(MessageRow.created_at.desc(), MessageRow.id.desc()).limit(limit))
 
-    async def set_status(self, message_id: str, status: DeliveryStatus, **values: object) -> None:
-        await self.s.execute(
-            update(MessageRow).where(MessageRow.id == message_id).values(delivery_status=status.value, **values)
+    async def move(
+        self, message_id: str, status: DeliveryStatus, allowed_from: set[DeliveryStatus], **values: object
+    ) -> bool:
+        """Set the status (and ``values``) only if the message is still in one of ``allowed_from``."""
+        result = await self.s.execute(
+            update(MessageRow)
+            .where(MessageRow.id == message_id, MessageRow.delivery_status.in_([a.value for a in allowed_from]))
+            .values(delivery_status=status.value, **values)
         )
+        return bool(getattr(result, "rowcount", 0))
 
     async def _load(self, stmt: object) -> list[Message]:
         rows = list((await self.s.scalars(stmt)).all())  # type: ignore[call-overload]

@@ -37,6 +37,10 @@ class SendRepo:
         row = await self.s.get(SendRow, (message_id, seq))
         return _record(row) if row else None
 
+    async def for_message(self, message_id: str) -> dict[int, SendRecord]:
+        rows = await self.s.scalars(select(SendRow).where(SendRow.message_id == message_id))
+        return {r.seq: _record(r) for r in rows}
+
     async def attempting(
         self, *, message_id: str, seq: int, chat_id: str, line_id: str, provider: str, now: datetime
     ) -> SendRecord:
