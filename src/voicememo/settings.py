@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     job_poll_interval: float = Field(default=1.0, gt=0)
     #: on shutdown, running jobs get this long to finish; the rest are handed back to run again
     worker_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
-    delivery_max_attempts: int = Field(default=8, ge=1)
+    #: 10 attempts with the default back-off: about 10 minutes (a Mac that reboots comes back in time)
+    delivery_max_attempts: int = Field(default=10, ge=1)
     delivery_retry_base_seconds: float = Field(default=2.0, gt=0)
 
     opus_bit_rate: int = Field(default=32000, ge=6000, le=510000)
