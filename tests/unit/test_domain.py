@@ -17,6 +17,8 @@ from voicememo.senders.sandbox import sandbox_service
         ("+14155550123", "+14155550123"),
         (" +442071838750 ", "+442071838750"),
         ("Ana@Example.COM", "ana@example.com"),
+        ("123john@example.com", "123john@example.com"),  # an address may start with a digit
+        ("+1john@example.com", "+1john@example.com"),
     ],
 )
 def test_handles_normalised(raw: str, expected: str) -> None:
@@ -29,7 +31,7 @@ def test_bad_numbers(raw: str) -> None:
         normalize_handle(raw)
 
 
-@pytest.mark.parametrize("raw", ["bob", "a@b", "@example.com"])
+@pytest.mark.parametrize("raw", ["bob", "a@b", "@example.com", "a\x1d@b.co", "a@b.c\x9co", "\x97t@x.com"])
 def test_bad_handles(raw: str) -> None:
     with pytest.raises(InvalidParameter):
         normalize_handle(raw)

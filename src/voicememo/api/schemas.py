@@ -49,9 +49,32 @@ class AttachmentCreateParams(_In):
     size_bytes: int
 
 
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+_ADDR = r"[^@\s\u0000-\u001f\u007f-\u009f]"
+HANDLE_PATTERN = (
+    rf"^(\+[1-9][0-9]{{1,14}}|{_ADDR}{{1,64}}@{_ADDR}{{1,255}}\.[^@\s.\u0000-\u001f\u007f-\u009f]{{2,63}})$"
+)
+
+
 class CapabilityCheckParams(_In):
-    address: str = Field(description="An E.164 phone number, or (check_imessage only) an e-mail address.")
-    from_: str | None = Field(default=None, alias="from", description="The line to check from; default: one of yours.")
+    # The patterns document what the service accepts; its own check gives the message a person can act on.
+    address: str = Field(
+        description="An E.164 phone number, or (check_imessage only) an e-mail address.",
+        json_schema_extra={"pattern": HANDLE_PATTERN},
+    )
+    from_: str | None = Field(
+        default=None,
+        alias="from",
+        description="The line to check from; default: one of yours.",
+        json_schema_extra={"pattern": E164_PATTERN},
+    )
+
+
+class CapabilityCheckRcsParams(CapabilityCheckParams):
+    address: str = Field(
+        description="An E.164 phone number (RCS has no e-mail addressing).",
+        json_schema_extra={"pattern": E164_PATTERN},
+    )
 
 
 class WebhookSubscriptionCreateParams(_In):

@@ -9,7 +9,10 @@ from voicememo.domain.models import Service
 from voicememo.errors import InvalidParameter, InvalidPhoneNumber
 
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}$")
+#: no white space and no control characters (C0, DEL, C1) anywhere in an address
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@\s\x00-\x1f\x7f-\x9f]{1,255}\.[^@\s.\x00-\x1f\x7f-\x9f]{2,63}$"
+)
 
 
 def is_e164(value: str) -> bool:
@@ -28,7 +31,7 @@ def require_e164(value: str, what: str = "phone number") -> str:
 def normalize_handle(value: str) -> str:
     """An E.164 number as given, or an e-mail address lower-cased; anything else is refused."""
     value = value.strip()
-    if value.startswith("+") or value[:1].isdigit():
+    if "@" not in value and (value.startswith("+") or value[:1].isdigit()):  # 123abc@x.com is an address
         return require_e164(value, "handle")
     if _EMAIL.fullmatch(value):
         return value.lower()

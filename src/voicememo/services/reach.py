@@ -87,7 +87,7 @@ class ReachService:
 
     async def _line(self, partner_id: str, from_number: str | None) -> Line:
         async with self.ctx.db.read() as s:
-            if from_number:
+            if from_number is not None:
                 require_e164(from_number, "from")
                 line = await LineRepo(s).by_number(from_number)
                 if line is None or line.partner_id != partner_id:

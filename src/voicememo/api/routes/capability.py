@@ -22,6 +22,6 @@ async def check_imessage(
 
 @router.post("/capability/check_rcs", response_model=s.HandleCheckResponse, operation_id="capability_check_rcs")
 async def check_rcs(
-    body: s.CapabilityCheckParams, partner: CurrentPartner, c: ContainerDep, p: PresenterDep
+    body: s.CapabilityCheckRcsParams, partner: CurrentPartner, c: ContainerDep, p: PresenterDep
 ) -> s.HandleCheckResponse:
     return p.handle_check(await c.reach.check(partner.id, body.address, body.from_, Service.RCS))

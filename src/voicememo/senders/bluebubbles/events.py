@@ -20,8 +20,13 @@ EVENTS = ("new-message", "updated-message", "message-send-error")
 _ERRORS = {4: "the send timed out"}
 
 
+#: epoch milliseconds we take as a date: after 2001 (Apple's epoch) and before 2200
+_MS_RANGE = (978_307_200_000, 7_258_118_400_000)
+
+
 def from_ms(value: Any) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    """A BlueBubbles date, or None for null, 0 and anything that is not a plausible epoch-ms number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _MS_RANGE[0] <= value <= _MS_RANGE[1]:
         return None
     return datetime.fromtimestamp(value / 1000, UTC)
 
@@ -49,11 +54,15 @@ def receipts_of(message: dict[str, Any]) -> list[ReceiptEvent]:
     return events
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_webhook(body: bytes) -> list[ReceiptEvent]:
     """Receipts in one webhook POST; ValueError when it is not ``{type, data}`` JSON."""
     try:
-        event = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        event = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError("the body is not JSON") from exc
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise ValueError("expected an object with a string 'type'")
