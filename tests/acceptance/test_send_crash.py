@@ -11,12 +11,11 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
-from test_worker_crash import _bytes, crash, start_worker
+from test_worker_crash import _bytes, crash, start_worker, wait_for_log
 
 from audiogen import Made
 from fakebb import FakeMac, Fault, running_mac
@@ -52,20 +51,6 @@ def queue_memo(settings: Settings, mac_url: str, audio: Path) -> str:
     return asyncio.run(go())
 
 
-def read_until(proc: subprocess.Popen[str], logs: list[str], **match: str) -> dict[str, object]:
-    """The worker's JSON log lines, kept in ``logs``, up to the first with all of ``match``."""
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        logs.append(line)
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if all(str(entry.get(k)) == v for k, v in match.items()):
-            return dict(entry)
-    raise AssertionError(f"worker exited before logging {match}")
-
-
 def test_killed_between_the_macs_acceptance_and_our_commit_sends_once(tmp_path: Path, corpus: dict[str, Made]) -> None:
     mac = FakeMac(password=PASSWORD, imessage={ALICE})
     mac.add_chat([ALICE])
@@ -87,15 +72,15 @@ def test_killed_between_the_macs_acceptance_and_our_commit_sends_once(tmp_path: 
         logs: list[str] = []
         first = start_worker(env)
         try:
-            read_until(first, logs, event="send_started", message_id=message_id)
+            wait_for_log(first, logs, event="send_started", message_id=message_id)
             mac.wait(lambda: len(mac.received) == 1)  # the Mac has the memo; we have not heard back
         finally:
             crash(first)
 
         second = start_worker(env)
         try:
-            found = read_until(second, logs, event="send_found_earlier", message_id=message_id)
-            read_until(second, logs, event="message_status", action="sent", message_id=message_id)
+            found = wait_for_log(second, logs, event="send_found_earlier", message_id=message_id)
+            wait_for_log(second, logs, event="message_status", action="sent", message_id=message_id)
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=30)

@@ -83,10 +83,13 @@ def crash(proc: subprocess.Popen[str]) -> None:
     proc.wait(timeout=30)
 
 
-def wait_for_log(proc: subprocess.Popen[str], **match: str) -> dict[str, object]:
-    """Read the worker's JSON log lines until one has all of ``match`` (the worker tells us; no sleeping)."""
+def wait_for_log(proc: subprocess.Popen[str], logs: list[str] | None = None, **match: str) -> dict[str, object]:
+    """Read the worker's JSON log lines until one has all of ``match`` (the worker tells us; no sleeping);
+    ``logs`` keeps every line read."""
     assert proc.stderr is not None
     for line in proc.stderr:
+        if logs is not None:
+            logs.append(line)
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:

@@ -116,6 +116,13 @@ def new_chat(line: MacLine, *handles: str) -> str:
     ).chat.id
 
 
+def send_memo(line: MacLine, chat_id: str, made: Made, content_type: str) -> Any:
+    """A memo by pre-upload, as the docs tell a client to send one."""
+    return line.client.chats.send_voicememo(
+        chat_id, attachment_id=upload_file(line.client, made.path, content_type)
+    ).voice_memo
+
+
 def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
     """Wait for a condition on state we cannot subscribe to (a job's retry), checking every 50 ms."""
     deadline = time.monotonic() + timeout
@@ -160,9 +167,7 @@ def test_memos_by_attachment_and_url_arrive_as_bubbles_and_end_read(
     secret = subscribe(mac_line, receiver)
     alice = mac_line.handle()
     chat_id = new_chat(mac_line, alice)
-    by_upload = mac_line.client.chats.send_voicememo(
-        chat_id, attachment_id=upload_file(mac_line.client, corpus["mp3-xing"].path, "audio/mpeg")
-    ).voice_memo
+    by_upload = send_memo(mac_line, chat_id, corpus["mp3-xing"], "audio/mpeg")
     url = origin.add(f"bb-{alice}.m4a", corpus["m4a-moov-first"].path.read_bytes(), "audio/x-m4a")
     by_url = mac_line.client.chats.send_voicememo(chat_id, voice_memo_url=url).voice_memo
     assert by_upload.service == by_url.service == "iMessage"
@@ -198,9 +203,7 @@ def test_a_group_is_created_on_the_mac_and_its_memo_ends_delivered(
     subscribe(mac_line, receiver)
     people = [mac_line.handle() for _ in range(3)]
     chat_id = new_chat(mac_line, *people)
-    memo = mac_line.client.chats.send_voicememo(
-        chat_id, attachment_id=upload_file(mac_line.client, corpus["wav-s16"].path, "audio/wav")
-    ).voice_memo
+    memo = send_memo(mac_line, chat_id, corpus["wav-s16"], "audio/wav")
     receiver.wait_for(event_for("message.delivered", memo.id))
     (group,) = mac_line.mac.chats.values()
     assert group["style"] == 43 and {p["address"] for p in group["participants"]} == set(people)
@@ -215,9 +218,7 @@ def test_an_sms_handle_gets_the_carrier_rendition_as_a_plain_attachment(
     subscribe(mac_line, receiver)
     sms = mac_line.handle(imessage=False)
     chat_id = new_chat(mac_line, sms)
-    memo = mac_line.client.chats.send_voicememo(
-        chat_id, attachment_id=upload_file(mac_line.client, corpus["wav-s16"].path, "audio/wav")
-    ).voice_memo
+    memo = send_memo(mac_line, chat_id, corpus["wav-s16"], "audio/wav")
     assert memo.service == "SMS"
     receiver.wait_for(event_for("message.delivered", memo.id))
     (got,) = mac_line.mac.received
@@ -230,9 +231,7 @@ def test_a_lost_receipt_is_recovered_by_polling(mac_line: MacLine, receiver: Rec
     subscribe(mac_line, receiver)
     chat_id = new_chat(mac_line, mac_line.handle())
     mac_line.mac.drop_webhooks = True  # BlueBubbles posts each event once; these never arrive
-    memo = mac_line.client.chats.send_voicememo(
-        chat_id, attachment_id=upload_file(mac_line.client, corpus["wav-u8"].path, "audio/wav")
-    ).voice_memo
+    memo = send_memo(mac_line, chat_id, corpus["wav-u8"], "audio/wav")
     receiver.wait_for(event_for("message.read", memo.id))
     assert any(r.startswith("GET /api/v1/message/") for r in mac_line.mac.requests)  # found by the poll
 
@@ -243,9 +242,7 @@ def test_a_changed_password_fails_the_memo_at_once_with_the_reason(
     subscribe(mac_line, receiver)
     chat_id = new_chat(mac_line, mac_line.handle())
     mac_line.mac.password = "changed on the Mac"
-    memo = mac_line.client.chats.send_voicememo(
-        chat_id, attachment_id=upload_file(mac_line.client, corpus["wav-u8"].path, "audio/wav")
-    ).voice_memo
+    memo = send_memo(mac_line, chat_id, corpus["wav-u8"], "audio/wav")
     failed = receiver.wait_for(event_for("message.failed", memo.id))[-1].event["data"]
     assert failed["code"] == 4001 and "refused the password" in failed["reason"]
     assert PASSWORD not in failed["reason"]
@@ -259,9 +256,7 @@ def test_private_api_off_fails_the_memo_with_how_to_fix_it_and_sends_nothing(
     subscribe(mac_line, receiver)
     chat_id = new_chat(mac_line, mac_line.handle())
     mac_line.mac.private_api = False
-    memo = mac_line.client.chats.send_voicememo(
-        chat_id, attachment_id=upload_file(mac_line.client, corpus["wav-u8"].path, "audio/wav")
-    ).voice_memo
+    memo = send_memo(mac_line, chat_id, corpus["wav-u8"], "audio/wav")
     failed = receiver.wait_for(event_for("message.failed", memo.id))[-1].event["data"]
     assert "Private API is off" in failed["reason"] and "Settings → Private API" in failed["reason"]
     assert mac_line.mac.received == [] and "POST /api/v1/message/attachment" not in mac_line.mac.requests
@@ -275,9 +270,7 @@ def test_a_mac_that_is_away_then_back_gets_the_memo_once(
     receiver.wait_for(lambda e: e["event_type"] == "message.read")  # the chat's first text is through
     port = int(mac_line.running.url.rsplit(":", 1)[1])
     mac_line.running.stop()  # the Mac is off: its port refuses connections
-    memo = mac_line.client.chats.send_voicememo(
-        chat_id, attachment_id=upload_file(mac_line.client, corpus["wav-u8"].path, "audio/wav")
-    ).voice_memo
+    memo = send_memo(mac_line, chat_id, corpus["wav-u8"], "audio/wav")
     eventually(lambda: "Cannot reach the BlueBubbles server" in (deliver_job_error(mac_line.server, memo.id) or ""))
     assert PASSWORD not in (deliver_job_error(mac_line.server, memo.id) or "")
     with running_mac(mac_line.mac, port=port):  # back, same address
@@ -289,9 +282,7 @@ def test_a_500_then_success_delivers_once(mac_line: MacLine, receiver: Receiver,
     subscribe(mac_line, receiver)
     chat_id = new_chat(mac_line, mac_line.handle())
     mac_line.mac.faults.append(Fault("attachment"))
-    memo = mac_line.client.chats.send_voicememo(
-        chat_id, attachment_id=upload_file(mac_line.client, corpus["wav-u8"].path, "audio/wav")
-    ).voice_memo
+    memo = send_memo(mac_line, chat_id, corpus["wav-u8"], "audio/wav")
     receiver.wait_for(event_for("message.delivered", memo.id))
     assert len(mac_line.mac.received) == 1
     assert mac_line.mac.requests.count("POST /api/v1/message/attachment") == 2
@@ -303,9 +294,7 @@ def test_a_send_that_outlasts_our_timeout_is_found_not_repeated(
     subscribe(mac_line, receiver)
     chat_id = new_chat(mac_line, mac_line.handle())
     mac_line.mac.faults.append(Fault("attachment", hang_after=4.0))  # the Mac has it; the answer is late
-    memo = mac_line.client.chats.send_voicememo(
-        chat_id, attachment_id=upload_file(mac_line.client, corpus["wav-u8"].path, "audio/wav")
-    ).voice_memo
+    memo = send_memo(mac_line, chat_id, corpus["wav-u8"], "audio/wav")
     receiver.wait_for(event_for("message.delivered", memo.id))
     assert len(mac_line.mac.received) == 1  # the re-run asked the Mac and found it
     assert mac_line.mac.requests.count("POST /api/v1/message/attachment") == 1
@@ -317,9 +306,7 @@ def test_a_send_error_reported_later_fails_the_memo(
     subscribe(mac_line, receiver)
     chat_id = new_chat(mac_line, mac_line.handle())
     mac_line.mac.auto_deliver = mac_line.mac.auto_read = None
-    memo = mac_line.client.chats.send_voicememo(
-        chat_id, attachment_id=upload_file(mac_line.client, corpus["wav-u8"].path, "audio/wav")
-    ).voice_memo
+    memo = send_memo(mac_line, chat_id, corpus["wav-u8"], "audio/wav")
     receiver.wait_for(event_for("message.sent", memo.id))
     mac_line.mac.fail(mac_line.mac.received[0].guid, 4)
     failed = receiver.wait_for(event_for("message.failed", memo.id))[-1].event["data"]

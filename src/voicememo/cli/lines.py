@@ -89,6 +89,11 @@ def report_text(row: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def show(report: LineReport, as_json: bool) -> None:
+    row = report_row(report)
+    emit(as_json, row, report_text(row))
+
+
 @lines_app.command("add")
 def lines_add(
     number: str,
@@ -102,9 +107,7 @@ def lines_add(
     """Add a line; a BlueBubbles line is checked at once and told where to send receipts."""
     password = read_password(bluebubbles_password_file)
     config = sender_settings(bluebubbles_url, sms)
-    report = run_admin(lambda c: c.lines.add(partner, number, sender, config, password))
-    row = report_row(report)
-    emit(as_json, row, report_text(row))
+    show(run_admin(lambda c: c.lines.add(partner, number, sender, config, password)), as_json)
 
 
 @lines_app.command("update")
@@ -117,9 +120,7 @@ def lines_update(
 ) -> None:
     """Change a line's sender settings or password; the line is checked again."""
     password = read_password(bluebubbles_password_file)
-    report = run_admin(lambda c: c.lines.update(number, sender_settings(bluebubbles_url, sms), password))
-    row = report_row(report)
-    emit(as_json, row, report_text(row))
+    show(run_admin(lambda c: c.lines.update(number, sender_settings(bluebubbles_url, sms), password)), as_json)
 
 
 @lines_app.command("remove")
