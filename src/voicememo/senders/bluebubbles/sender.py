@@ -50,6 +50,7 @@ from voicememo.senders.bluebubbles.client import (
     ProviderNotFound,
 )
 from voicememo.senders.bluebubbles.events import EVENTS, error_reason, parse_webhook, receipts_of
+from voicememo.senders.bluebubbles.matching import chat_of, macos_major, message_list, same_item
 
 _INFO_FRESH_SECONDS = 300.0
 _LIST_LIMIT = 100
@@ -209,7 +210,7 @@ class BlueBubblesSender:
         handle = chat.recipients[0]
         prefix = "iMessage" if chat.service is Service.IMESSAGE else "SMS"
         classic, unified = f"{prefix};-;{handle}", f"any;-;{handle}"
-        return [unified, classic] if _macos_major(await self.server_info()) >= 26 else [classic, unified]
+        return [unified, classic] if macos_major(await self.server_info()) >= 26 else [classic, unified]
 
     async def _create_chat(self, item: Outgoing) -> Accepted:
         if item.file is not None or not item.text:
@@ -250,15 +251,15 @@ class BlueBubblesSender:
                     "with": ["chat", "chat.participants", "attachment"],
                 },
             )
-            candidates = [(m, _chat_of(m, item.chat.recipients)) for m in _messages(reply.data)]
+            candidates = [(m, chat_of(m, item.chat.recipients)) for m in message_list(reply.data)]
         else:
             reply = await self.client.get(
                 f"/api/v1/chat/{quote(chat_guid, safe='')}/message",
                 {"after": after, "sort": "ASC", "limit": _LIST_LIMIT, "with": "attachment"},
             )
-            candidates = [(m, chat_guid) for m in _messages(reply.data)]
+            candidates = [(m, chat_guid) for m in message_list(reply.data)]
         for message, guid in candidates:
-            if guid and message.get("guid") not in known and _same_item(message, item, after):
+            if guid and message.get("guid") not in known and same_item(message, item, after):
                 return self._accepted(item, message, guid)
         return None
 
@@ -292,43 +293,3 @@ def _settled(exc: ProviderFailed) -> SenderError:
     if isinstance(code, int) and not isinstance(code, bool) and code > 0:
         return SendRejected(f"The Mac could not send it: {error_reason(code)}.")
     return exc
-
-
-def _macos_major(info: Mapping[str, Any]) -> int:
-    try:
-        return int(str(info.get("os_version") or "0").split(".", 1)[0])
-    except ValueError:
-        return 0
-
-
-def _messages(data: Any) -> list[dict[str, Any]]:
-    return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
-
-
-def _chat_of(message: dict[str, Any], recipients: tuple[str, ...]) -> str | None:
-    """The guid of the message's chat when its participants are exactly our recipients."""
-    wanted = {r.lower() for r in recipients}
-    for chat in message.get("chats") or []:
-        if not isinstance(chat, dict):
-            continue
-        addresses = {str(p.get("address", "")).lower() for p in chat.get("participants") or [] if isinstance(p, dict)}
-        if addresses == wanted and isinstance(chat.get("guid"), str):
-            return str(chat["guid"])
-    return None
-
-
-def _same_item(message: dict[str, Any], item: Outgoing, after_ms: int) -> bool:
-    if message.get("isFromMe") is not True:
-        return False
-    created = message.get("dateCreated")
-    if not isinstance(created, int | float) or created < after_ms:
-        return False
-    if item.file is None:
-        return (message.get("text") or "").strip() == (item.text or "").strip()
-    for attachment in message.get("attachments") or []:
-        if not isinstance(attachment, dict) or attachment.get("transferName") != item.file.filename:
-            continue
-        size = attachment.get("totalBytes")
-        if not isinstance(size, int) or size <= 0 or size == item.file.size_bytes:
-            return True
-    return False
