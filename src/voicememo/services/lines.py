@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import structlog
 from limits import parse
 from limits.storage import MemoryStorage
@@ -26,6 +27,7 @@ from voicememo.domain.handles import require_e164
 from voicememo.domain.models import Line
 from voicememo.errors import BadRequest, Conflict, InvalidParameter, NotFound, RateLimited
 from voicememo.jobs.retry import RetryPolicy
+from voicememo.net.addresses import literal_address
 from voicememo.senders.base import LineBinding, LineHealth, LineSender, SenderConfigError, SenderError, SendRejected
 from voicememo.services.context import ServiceContext
 from voicememo.services.receipts import ReceiptService
@@ -181,6 +183,7 @@ class LineService:
                 if pushes:
                     async with self.ctx.db.write() as s:
                         await LineRepo(s).set_hook_token_hash(line.id, token_hash(token))
+                    receipts += self._unreachable_callback_note(line)
         await self._store(line, health, receipts)
         return LineReport(line, health, receipts)
 
@@ -211,6 +214,18 @@ class LineService:
             raise NotFound(f"No line {number}; see `voicememo lines list`.")
         return line
 
+    def _unreachable_callback_note(self, line: Line) -> str:
+        """Registered at a loopback address while the provider is elsewhere: it can never call back."""
+        ours = httpx.URL(self.ctx.settings.sender_callback_base_url).host
+        theirs = httpx.URL(str(line.sender_config.get("url", "http://localhost"))).host
+        if _is_loopback(ours) and not _is_loopback(theirs):
+            return (
+                f", but at {self.ctx.settings.sender_callback_base_url}, which the Mac cannot reach: set "
+                "VOICEMEMO_SENDER_CALLBACK_BASE_URL to an address of this server the Mac can reach "
+                "(until then receipts arrive by polling, after RECONCILE_AFTER_SECONDS)"
+            )
+        return ""
+
     def _hook_prefix(self, line: Line) -> str:
         return f"{self.ctx.settings.sender_callback_base_url}/hooks/lines/{line.id}/"
 
@@ -233,6 +248,11 @@ class LineService:
         except ValueError as exc:
             raise BadRequest(f"Not an event this line's sender sends: {exc}") from exc
         return await self.receipts.record_all(line_id, events)
+
+
+def _is_loopback(host: str) -> bool:
+    address = literal_address(host)
+    return host == "localhost" or (address is not None and address.is_loopback)
 
 
 class LineHealthHandler:
