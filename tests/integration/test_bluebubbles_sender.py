@@ -9,6 +9,7 @@ password, redirects never followed, and receipts read from webhooks and polls.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -326,3 +327,12 @@ async def test_subscribe_replaces_our_earlier_webhook_and_keeps_others(bb: Bound
     assert bb.mac.webhooks[-1]["events"] == ["new-message", "updated-message", "message-send-error"]
     await bb.sender.subscribe(prefix, None)
     assert [h["url"] for h in bb.mac.webhooks] == ["http://someone-else/hook"]
+
+
+@pytest.mark.anyio
+async def test_http_logs_never_show_the_password(bb: Bound, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        await bb.sender.health()
+        await bb.sender.lookup(ALICE)
+    assert "password=***" in caplog.text  # httpx logs each request's URL, query string and all
+    assert "s3cret" not in caplog.text  # (the password, URL-encoded or not)

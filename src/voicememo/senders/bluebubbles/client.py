@@ -12,6 +12,7 @@ Envelope (from its source): success ``{status, message, data?, metadata?}``; err
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,24 @@ def redact(text: str, secret: str | None = None) -> str:
     """The text without the password, whether it appears as a query parameter or verbatim."""
     text = _SECRET_PARAM.sub(r"\1=***", text)
     return text.replace(secret, "***") if secret else text
+
+
+class RedactQueryPasswords(logging.Filter):
+    """httpx logs every request's URL at INFO, query string and all: hide the password in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(redact(str(a)) if _SECRET_PARAM.search(str(a)) else a for a in record.args)
+        if isinstance(record.msg, str) and _SECRET_PARAM.search(record.msg):
+            record.msg = redact(record.msg)
+        return True
+
+
+def guard_http_logs() -> None:
+    """Put the redacting filter on httpx's logger once (whoever configures logging, at any level)."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactQueryPasswords) for f in logger.filters):
+        logger.addFilter(RedactQueryPasswords())
 
 
 class ProviderNotFound(SendRejected):
@@ -78,6 +97,7 @@ class BlueBubblesClient:
     def __init__(self, url: str, password: str, *, timeout: float) -> None:
         self.url = url
         self._password = password
+        guard_http_logs()
         self._http = httpx.AsyncClient(
             base_url=url, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), trust_env=False
         )
