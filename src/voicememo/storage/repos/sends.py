@@ -33,10 +33,6 @@ class SendRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
 
-    async def get(self, message_id: str, seq: int) -> SendRecord | None:
-        row = await self.s.get(SendRow, (message_id, seq))
-        return _record(row) if row else None
-
     async def for_message(self, message_id: str) -> dict[int, SendRecord]:
         rows = await self.s.scalars(select(SendRow).where(SendRow.message_id == message_id))
         return {r.seq: _record(r) for r in rows}
