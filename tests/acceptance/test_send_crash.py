@@ -7,48 +7,20 @@ arrived (it did), takes it as sent, and never calls the attachment route again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
-from datetime import timedelta
 from pathlib import Path
-from urllib.parse import unquote
 
-from test_worker_crash import _bytes, crash, start_worker, wait_for_log
+from test_worker_crash import crash, queue_a_memo, start_worker, wait_for_log
 
 from audiogen import Made
 from fakebb import FakeMac, Fault, running_mac
-from voicememo.container import Container
 from voicememo.settings import Settings
 from voicememo.storage.migrate import upgrade
-from voicememo.storage.repos.jobs import JobRepo
 
 PASSWORD = "a-mac-password-that-must-never-be-logged"
-LINE, ALICE = "+15550500001", "+15550500002"
-
-
-def queue_memo(settings: Settings, mac_url: str, audio: Path) -> str:
-    data = audio.read_bytes()
-
-    async def go() -> str:
-        c = Container(settings)
-        try:
-            made = await c.admin.create_partner("Crash", "+15550500009")
-            pid = made.partner.id
-            await c.lines.add(pid, LINE, "bluebubbles", {"url": mac_url}, PASSWORD)
-            chat = await c.chats.create(pid, LINE, [ALICE], {"parts": [{"type": "text", "value": "hi"}]})
-            async with c.ctx.db.write() as s:  # the chat's text is not under test: settle it as done
-                for job in await JobRepo(s).claim("setup", now=c.ctx.clock(), lease=timedelta(seconds=5), limit=10):
-                    await JobRepo(s).finish(job.id, "setup", now=c.ctx.clock())
-            slot = await c.attachments.create_upload(pid, audio.name, "audio/wav", len(data))
-            token = unquote(slot.upload_url.split("token=", 1)[1])
-            await c.attachments.receive_upload(slot.attachment.id, token, "audio/wav", str(len(data)), _bytes(data))
-            return (await c.voicememos.send(pid, chat.chat.id, None, slot.attachment.id)).message.id
-        finally:
-            await c.aclose()
-
-    return asyncio.run(go())
+ALICE = "+15550500002"
 
 
 def test_killed_between_the_macs_acceptance_and_our_commit_sends_once(tmp_path: Path, corpus: dict[str, Made]) -> None:
@@ -66,7 +38,7 @@ def test_killed_between_the_macs_acceptance_and_our_commit_sends_once(tmp_path: 
         settings = Settings(data_dir=tmp_path / "data")
         settings.ensure_dirs()
         upgrade(settings.database_url)
-        message_id = queue_memo(settings, running.url, corpus["wav-s16"].path)
+        message_id = queue_a_memo(settings, corpus["wav-s16"].path, to=ALICE, bluebubbles=(running.url, PASSWORD))
         mac.faults.append(Fault("attachment", hang_after=120))  # recorded on the Mac, answer held back
 
         logs: list[str] = []

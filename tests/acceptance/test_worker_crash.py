@@ -12,6 +12,7 @@ import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 from sqlalchemy import select
 
@@ -30,32 +31,31 @@ async def _bytes(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-def queue_a_memo(settings: Settings, audio: Path) -> str:
-    """Partner, chat, upload and memo through the services, with no worker running."""
-
+def queue_a_memo(
+    settings: Settings, audio: Path, *, to: str = "+15550400002", bluebubbles: tuple[str, str] | None = None
+) -> str:
+    """Partner, chat, upload and memo through the services, with no worker running; with
+    ``bluebubbles`` (URL, password) the chat is on a line bound to that Mac, else on a sandbox line."""
     data = audio.read_bytes()
 
     async def go() -> str:
         c = Container(settings)
         try:
-            made = await c.admin.create_partner("Crash", "+15550400001")
+            line = "+15550400001"
+            made = await c.admin.create_partner("Crash", line)
             pid = made.partner.id
-            chat = await c.chats.create(
-                pid, "+15550400001", ["+15550400002"], {"parts": [{"type": "text", "value": "hi"}]}
-            )
+            if bluebubbles is not None:
+                line = "+15550400003"
+                await c.lines.add(pid, line, "bluebubbles", {"url": bluebubbles[0]}, bluebubbles[1])
+            chat = await c.chats.create(pid, line, [to], {"parts": [{"type": "text", "value": "hi"}]})
             # Settle the chat's first (text) message so the memo is the only delivery left.
             async with c.ctx.db.write() as s:
                 for job in await JobRepo(s).claim("setup", now=c.ctx.clock(), lease=timedelta(seconds=5), limit=10):
                     await JobRepo(s).finish(job.id, "setup", now=c.ctx.clock())
             slot = await c.attachments.create_upload(pid, audio.name, "audio/wav", len(data))
-            token = slot.upload_url.split("token=", 1)[1]
-            from urllib.parse import unquote
-
-            await c.attachments.receive_upload(
-                slot.attachment.id, unquote(token), "audio/wav", str(len(data)), _bytes(data)
-            )
-            sent = await c.voicememos.send(pid, chat.chat.id, None, slot.attachment.id)
-            return sent.message.id
+            token = unquote(slot.upload_url.split("token=", 1)[1])
+            await c.attachments.receive_upload(slot.attachment.id, token, "audio/wav", str(len(data)), _bytes(data))
+            return (await c.voicememos.send(pid, chat.chat.id, None, slot.attachment.id)).message.id
         finally:
             await c.aclose()
 
