@@ -366,3 +366,16 @@ def test_the_periodic_check_shows_a_broken_mac_on_phone_numbers_and_healthz(mac_
     assert SECRET_WORD not in str(problems)
     mac_line.mac.helper_connected = True
     eventually(lambda: reputation() == "HEALTHY")
+
+
+def test_a_memo_the_mac_sent_without_the_audio_flag_is_failed_not_passed_off(
+    mac_line: MacLine, receiver: Receiver, corpus: dict[str, Made]
+) -> None:
+    subscribe(mac_line, receiver)
+    chat_id = new_chat(mac_line, mac_line.handle())
+    mac_line.mac.drops_audio_flag = True
+    memo = send_memo(mac_line, chat_id, corpus["wav-u8"], "audio/wav")
+    failed = receiver.wait_for(event_for("message.failed", memo.id))[-1].event["data"]
+    assert failed["code"] == 4001 and "not as a voice-memo bubble" in failed["reason"]
+    assert len(mac_line.mac.received) == 1  # it did reach the Mac, once; it is just not a bubble
+    assert mac_line.client.messages.retrieve(memo.id).delivery_status == "failed"

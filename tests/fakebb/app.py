@@ -237,6 +237,7 @@ def build_app(mac: FakeMac) -> Starlette:
         if fields["chatGuid"] not in mac.chats:
             return error(500, "Attachment Send Error", "iMessage Error", "Failed to send attachment! Chat not found")
         audio = method == "private-api" and fields.get("isAudioMessage") == "true"  # AppleScript never sets it
+        audio = audio and not mac.drops_audio_flag
         if temp:
             mac.in_flight.add(temp)
         try:

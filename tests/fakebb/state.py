@@ -74,6 +74,8 @@ class FakeMac:
     #: deliver / read our sends automatically after these many seconds (None: only when told)
     auto_deliver: float | None = None
     auto_read: float | None = None
+    #: a helper that does not set the audio flag (a failure mode, not BlueBubbles' documented behaviour)
+    drops_audio_flag: bool = False
 
     chats: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -122,7 +122,7 @@ class DeliverHandler:
         """The item's acceptance (and, for the last, the message's ``sent`` and the job's end) in one
         transaction; True when the message is settled."""
         moved: Message | None = None
-        error = None
+        error: str | None = None
         async with self.ctx.db.write() as s:
             now = self.ctx.clock()
             await SendRepo(s).accepted(message.id, item.seq, accepted.provider_message_id, now)
@@ -133,27 +133,19 @@ class DeliverHandler:
                     "The sender delivered the memo as a plain file, not as a voice-memo bubble: it reported the "
                     "message without the audio-message flag. Check the line with `voicememo lines check`."
                 )
+            if error or last:
+                status = DeliveryStatus.FAILED if error else DeliveryStatus.SENT
                 moved = await self.tracker.move_in(
                     s,
                     message.partner_id,
                     message.id,
-                    DeliveryStatus.FAILED,
+                    status,
                     allowed_from={DeliveryStatus.QUEUED},
                     error=error,
                     chat=chat,
                     message=message,
                 )
-            elif last:
-                moved = await self.tracker.move_in(
-                    s,
-                    message.partner_id,
-                    message.id,
-                    DeliveryStatus.SENT,
-                    allowed_from={DeliveryStatus.QUEUED},
-                    chat=chat,
-                    message=message,
-                )
-                if moved is not None:
+                if moved is not None and status is DeliveryStatus.SENT:
                     await schedule_reconcile(self.ctx, s, moved, line.id)
             settled = bool(error) or last
             if settled:
