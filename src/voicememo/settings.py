@@ -46,6 +46,12 @@ class Settings(BaseSettings):
 
     log_format: Literal["console", "json"] = "console"
 
+    #: a request holding an Idempotency-Key must finish within this long; after it, a retry may take over
+    #: (the first request can then no longer commit its effect)
+    idempotency_deadline_seconds: float = Field(default=300.0, gt=0)
+    #: testing only: comma-separated failpoints (voicememo/failpoints.py) at which the process kills itself
+    failpoints: str = ""
+
     #: run delivery workers inside the API process (the embedded default); `voicememo worker` runs more
     workers_in_process: bool = True
     worker_concurrency: int = Field(default=4, ge=1, le=256)

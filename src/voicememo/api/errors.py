@@ -100,5 +100,9 @@ def install(app: FastAPI, doc_base: str) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:
+        # Only reached from outside GuardMiddleware; the server drops the connection after this
+        # response, so say so rather than leave the client's next request to fail on it.
         log.exception("unexpected_error", action="error")
-        return error_response(InternalError("Internal error; it has been logged with this trace_id."), doc_base)
+        response = error_response(InternalError("Internal error; it has been logged with this trace_id."), doc_base)
+        response.headers["Connection"] = "close"
+        return response

@@ -1,22 +1,40 @@
 """``Idempotency-Key`` on POSTs: the same key and body within 24 h replay the first response.
 
-The SDKs retry POSTs on 408/409/429/5xx without a key of their own; a client that
-passes one gets exactly-once behaviour. A key is claimed before the request runs,
-so a concurrent duplicate gets a retryable 409 instead of running twice. Responses
-that say "try again" (401, 409, 429, 5xx) are not stored: the retry must act.
+The SDKs retry POSTs on 408/409/429/5xx without a key of their own; a client that passes one
+gets exactly-once behaviour, crashes included:
+
+- A key is claimed by this process, with a deadline, before the request runs; a concurrent
+  duplicate gets a retryable 409 instead of running twice.
+- The request's effect links itself to the key in the effect's own transaction
+  (``record_effect``), and only while the claim is still its own.
+- A retry that finds a claim whose process is gone (or whose deadline passed) either rebuilds the
+  answer from the linked effect, or, when nothing was committed, takes the claim over and runs.
+
+Responses that say "try again" (401, 409, 429, 5xx) are not stored: the retry must act.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from voicememo import failpoints
 from voicememo.api.errors import error_response
-from voicememo.errors import IdempotencyMismatch, InvalidParameter, PayloadTooLarge, RequestInProgress
-from voicememo.storage.repos.idempotency import IdempotencyRepo
+from voicememo.api.present import Presenter
+from voicememo.api.replay import REBUILDERS
+from voicememo.errors import (
+    IdempotencyMismatch,
+    InvalidParameter,
+    PayloadTooLarge,
+    RequestInProgress,
+    VoicememoError,
+)
+from voicememo.processes import ProcessId
+from voicememo.storage.repos.idempotency import Claim, IdempotencyRecord, IdempotencyRepo, claimed
 
 if TYPE_CHECKING:
     from voicememo.container import Container
@@ -24,11 +42,14 @@ if TYPE_CHECKING:
 WINDOW = timedelta(hours=24)
 MAX_BODY = 1024 * 1024
 _NOT_STORED = {401, 409, 429}
+log = structlog.get_logger(__name__)
 
 
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.me = ProcessId.current()
+        self._running: set[tuple[str, str]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, b"idempotency-key")
@@ -47,33 +68,86 @@ class IdempotencyMiddleware:
             await error_response(PayloadTooLarge("Request body too large."), doc_base)(scope, receive, send)
             return
         auth = _header(scope, b"authorization") or ""
-        scope_id = hashlib.sha256(auth.encode()).hexdigest()
+        claim = Claim(hashlib.sha256(auth.encode()).hexdigest(), key, str(self.me))
         request_hash = hashlib.sha256(scope["path"].encode() + b"\n" + body).hexdigest()
-        db, now = container.ctx.db, container.ctx.clock()
-
-        async with db.write() as s:
-            repo = IdempotencyRepo(s)
-            record = await repo.get(scope_id, key)
-            if record is not None and record.created_at < now - WINDOW:
-                await repo.release(scope_id, key)
-                record = None
-            if record is None and not await repo.claim(scope_id, key, request_hash, now):
-                record = await repo.get(scope_id, key)  # a concurrent duplicate claimed it first
+        record = await self._claim(container, claim, request_hash)
         if record is not None:
-            if record.request_hash != request_hash:
-                error = IdempotencyMismatch(
-                    "This Idempotency-Key was already used with a different request; use a new key."
-                )
-                await error_response(error, doc_base)(scope, receive, send)
-            elif record.status_code is None:
-                await error_response(
-                    RequestInProgress("A request with this Idempotency-Key is still running; retry shortly."),
-                    doc_base,
-                )(scope, receive, send)
-            else:
-                await _replay(send, record.status_code, record.body or "", record.content_type)
+            await self._answer_existing(container, claim, record, request_hash, auth, scope, send)
             return
+        failpoints.hit(container.settings.failpoints, "idempotency.claimed")
+        messages = await self._run(container, claim, scope, body)
+        await self._store(container, claim, auth, messages)
+        failpoints.hit(container.settings.failpoints, "idempotency.stored")
+        for message in messages:
+            await send(message)
 
+    async def _claim(self, c: Container, claim: Claim, request_hash: str) -> IdempotencyRecord | None:
+        """None when this request now owns the key; else the record that answers it."""
+        now = c.ctx.clock()
+        deadline = now + timedelta(seconds=c.settings.idempotency_deadline_seconds)
+        async with c.ctx.db.write() as s:
+            repo = IdempotencyRepo(s)
+            record = await repo.get(claim.scope, claim.key)
+            if record is not None and record.created_at < now - WINDOW:
+                await repo.forget(claim.scope, claim.key)
+                record = None
+            if record is None:
+                if await repo.claim(claim, request_hash, now, deadline):
+                    return None
+                return await repo.get(claim.scope, claim.key)  # a concurrent duplicate claimed it first
+            if (
+                record.request_hash == request_hash
+                and record.status_code is None
+                and record.effect is None
+                and self._gone(claim, record, now)
+                and await repo.take_over(claim, record.owner, deadline)
+            ):
+                log.warning("idempotency_taken_over", action="retry", previous_owner=record.owner)
+                return None
+            return record
+
+    def _gone(self, claim: Claim, record: IdempotencyRecord, now: datetime) -> bool:
+        """Whether the request holding this claim can no longer be running."""
+        if record.deadline is None or record.deadline < now or record.owner is None:
+            return True
+        owner = ProcessId.parse(record.owner)
+        if owner is None:
+            return True
+        if owner == self.me:
+            return (claim.scope, claim.key) not in self._running
+        return self.me.knows_gone(owner)
+
+    async def _answer_existing(
+        self,
+        c: Container,
+        claim: Claim,
+        record: IdempotencyRecord,
+        request_hash: str,
+        auth: str,
+        scope: Scope,
+        send: Send,
+    ) -> None:
+        doc_base = c.settings.public_base_url
+        if record.request_hash != request_hash:
+            error = IdempotencyMismatch(
+                "This Idempotency-Key was already used with a different request; use a new key."
+            )
+            await error_response(error, doc_base)(scope, _no_body, send)
+        elif record.status_code is not None:
+            await _replay(send, record.status_code, record.body or "", record.content_type)
+        elif record.effect is not None:
+            # Committed, answer not stored (the process died in between, or is storing it now).
+            status, body = await self._rebuild(c, auth, record.effect)
+            if status < 400 and self._gone(claim, record, c.ctx.clock()):
+                async with c.ctx.db.write() as s:
+                    await IdempotencyRepo(s).complete(claim.scope, claim.key, status, body, "application/json")
+            await _replay(send, status, body, "application/json")
+        else:
+            await error_response(
+                RequestInProgress("A request with this Idempotency-Key is still running; retry shortly."), doc_base
+            )(scope, _no_body, send)
+
+    async def _run(self, c: Container, claim: Claim, scope: Scope, body: bytes) -> list[Message]:
         # The response is held back until its record is stored: a retry that arrives the moment the
         # client has the first answer must already find it.
         messages: list[Message] = []
@@ -84,27 +158,55 @@ class IdempotencyMiddleware:
         async def capture(message: Message) -> None:
             messages.append(message)
 
+        self._running.add((claim.scope, claim.key))
         try:
-            await self.app(scope, replay_receive, capture)
+            with claimed(claim):
+                await self.app(scope, replay_receive, capture)
         except BaseException:
-            async with db.write() as s:
-                await IdempotencyRepo(s).release(scope_id, key)
+            async with c.ctx.db.write() as s:
+                await IdempotencyRepo(s).release(claim)
             raise
+        finally:
+            self._running.discard((claim.scope, claim.key))
+        return messages
+
+    async def _store(self, c: Container, claim: Claim, auth: str, messages: list[Message]) -> None:
         start = next((m for m in messages if m["type"] == "http.response.start"), None)
         status = int(start["status"]) if start else 500
-        async with db.write() as s:
+        failpoints.hit(c.settings.failpoints, "idempotency.before_store")
+        async with c.ctx.db.write() as s:
             repo = IdempotencyRepo(s)
-            if status >= 500 or status in _NOT_STORED:
-                await repo.release(scope_id, key)
+            record = await repo.get(claim.scope, claim.key)
+            effect = record.effect if record is not None else None
+            if effect is not None and (status >= 500 or status in _NOT_STORED):
+                # The effect committed but something after it failed: answer what was done.
+                status, text = await self._rebuild(c, auth, effect)
+                messages[:] = _json_messages(status, text)
+                await repo.complete(claim.scope, claim.key, status, text, "application/json")
+            elif status >= 500 or status in _NOT_STORED:
+                await repo.release(claim)
             else:
                 content = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
                 content_type = next(
                     (v.decode("latin-1") for k, v in (start or {}).get("headers", []) if k.lower() == b"content-type"),
                     None,
                 )
-                await repo.complete(scope_id, key, status, content.decode("utf-8", "replace"), content_type)
-        for message in messages:
-            await send(message)
+                await repo.complete(claim.scope, claim.key, status, content.decode("utf-8", "replace"), content_type)
+
+    async def _rebuild(self, c: Container, auth: str, effect: tuple[str, str]) -> tuple[int, str]:
+        kind, resource_id = effect
+        try:
+            partner = await c.admin.authenticate(_bearer(auth))
+            status, model = await REBUILDERS[kind](c, Presenter(c.ctx.urls), partner.id, resource_id)
+        except VoicememoError as exc:
+            response = error_response(exc, c.settings.public_base_url)
+            return response.status_code, bytes(response.body).decode()
+        return status, model.model_dump_json(by_alias=True)
+
+
+def _bearer(auth: str) -> str | None:
+    scheme, _, token = auth.partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -112,6 +214,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if k.lower() == name:
             return str(v.decode("latin-1"))
     return None
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 async def _read_body(receive: Receive) -> bytes | None:
@@ -128,6 +234,15 @@ async def _read_body(receive: Receive) -> bytes | None:
         parts.append(chunk)
         if not message.get("more_body", False):
             return b"".join(parts)
+
+
+def _json_messages(status: int, body: str) -> list[Message]:
+    data = body.encode()
+    headers = [(b"content-length", str(len(data)).encode()), (b"content-type", b"application/json")]
+    return [
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": data},
+    ]
 
 
 async def _replay(send: Send, status: int, body: str, content_type: str | None) -> None:

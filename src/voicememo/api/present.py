@@ -15,6 +15,7 @@ from voicememo.domain.models import (
     MessagePart,
     WebhookSubscription,
 )
+from voicememo.services.attachments import UploadSlot
 from voicememo.services.context import Urls
 from voicememo.services.reach import HandleCheck
 from voicememo.services.voicememos import VoiceMemoSent
@@ -159,6 +160,15 @@ class Presenter:
             available=check.available,
             reason=None if check.available else "not_supported",
             selected_service=check.selected_service.value if check.selected_service else None,
+        )
+
+    def upload_slot(self, slot: UploadSlot) -> s.AttachmentCreateResponse:
+        return s.AttachmentCreateResponse(
+            attachment_id=slot.attachment.id,
+            upload_url=slot.upload_url,
+            download_url=self.urls.media(slot.attachment),
+            expires_at=slot.expires_at,
+            required_headers=slot.required_headers,
         )
 
     def attachment(self, a: Attachment) -> s.AttachmentOut:

@@ -27,6 +27,7 @@ from voicememo.services.intake import check_and_store
 from voicememo.storage.incoming import TooLarge, temp_path, write_stream
 from voicememo.storage.repos.attachments import AttachmentRepo
 from voicememo.storage.repos.delivery import RenditionRepo
+from voicememo.storage.repos.idempotency import record_effect
 
 AUDIO_CONTENT_TYPES = sorted({alias for info in FORMATS.values() for alias in info.mime_aliases})
 
@@ -79,13 +80,27 @@ class AttachmentService:
         )
         async with self.ctx.db.write() as s:
             await AttachmentRepo(s).add(attachment)
-        token = self._signer.dumps({"a": attachment.id, "p": partner_id, "s": size_bytes, "t": declared})
-        ttl = self.ctx.settings.upload_url_ttl_seconds
+            await record_effect(s, "attachment", attachment.id)
+        return self._slot(attachment)
+
+    async def upload_slot(self, partner_id: str, attachment_id: str) -> UploadSlot:
+        """The slot as its creation answered it (an idempotent replay): same attachment, same expiry."""
+        return self._slot(await self.get(partner_id, attachment_id))
+
+    def _slot(self, attachment: Attachment) -> UploadSlot:
+        expires_at = attachment.created_at + timedelta(seconds=self.ctx.settings.upload_url_ttl_seconds)
+        claims = {
+            "a": attachment.id,
+            "p": attachment.partner_id,
+            "s": attachment.size_bytes,
+            "t": attachment.content_type,
+            "x": int(expires_at.timestamp()),
+        }
         return UploadSlot(
             attachment=attachment,
-            upload_url=self.ctx.urls.upload(attachment.id, token),
-            expires_at=now + timedelta(seconds=ttl),
-            required_headers={"Content-Type": declared},
+            upload_url=self.ctx.urls.upload(attachment.id, self._signer.dumps(claims)),
+            expires_at=expires_at,
+            required_headers={"Content-Type": attachment.content_type},
         )
 
     async def receive_upload(
@@ -151,12 +166,20 @@ class AttachmentService:
         try:
             claims = self._signer.loads(token, max_age=self.ctx.settings.upload_url_ttl_seconds)
         except SignatureExpired as exc:
-            raise Forbidden("This upload URL has expired (they last 15 minutes); create a new attachment.") from exc
+            raise Forbidden(self._expired_message()) from exc
         except BadSignature as exc:
             raise Forbidden("This upload URL's signature is not valid; use the upload_url exactly as given.") from exc
         if not isinstance(claims, dict) or claims.get("a") != attachment_id:
             raise Forbidden("This upload URL was signed for a different attachment.")
+        expires = claims.get("x")
+        if isinstance(expires, int) and self.ctx.clock().timestamp() > expires:
+            raise Forbidden(self._expired_message())
         return claims
+
+    def _expired_message(self) -> str:
+        ttl = self.ctx.settings.upload_url_ttl_seconds
+        span = f"{ttl // 60} minutes" if ttl % 60 == 0 else f"{ttl} seconds"
+        return f"This upload URL has expired (they last {span}); create a new attachment."
 
     async def get(self, partner_id: str, attachment_id: str) -> Attachment:
         async with self.ctx.db.read() as s:

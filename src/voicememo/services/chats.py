@@ -35,6 +35,7 @@ from voicememo.services.delivery import enqueue_delivery
 from voicememo.services.reach import ReachService
 from voicememo.storage.repos.attachments import AttachmentRepo
 from voicememo.storage.repos.chats import ChatRepo
+from voicememo.storage.repos.idempotency import record_effect
 from voicememo.storage.repos.lines import LineRepo
 from voicememo.storage.repos.messages import MessageRepo
 from voicememo.storage.repos.paging import encode_cursor
@@ -165,6 +166,7 @@ class ChatService:
             self.ctx.rate_limiter.check_and_hit(line.phone_number, (h.handle for h in chat.recipients))
             await MessageRepo(s).add(msg)
             await enqueue_delivery(self.ctx, s, msg)
+            await record_effect(s, "chat", msg.id)
         self.ctx.wakeup.ring()
         return ChatCreated(chat, msg, created)
 

@@ -36,6 +36,7 @@ from voicememo.services.intake import Intake, check_and_store
 from voicememo.storage.incoming import temp_path
 from voicememo.storage.repos.attachments import AttachmentRepo
 from voicememo.storage.repos.chats import ChatRepo
+from voicememo.storage.repos.idempotency import record_effect
 from voicememo.storage.repos.messages import MessageRepo
 
 
@@ -140,5 +141,6 @@ class VoiceMemoService:
                 raise AttachmentNotFound(f"Attachment {attachment.id} was deleted meanwhile.")
             await MessageRepo(s).add(message)
             await enqueue_delivery(self.ctx, s, message)
+            await record_effect(s, "voice_memo", message.id)
         self.ctx.wakeup.ring()
         return message

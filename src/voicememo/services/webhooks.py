@@ -14,6 +14,7 @@ from voicememo.errors import InvalidParameter, MissingField, WebhookSubscription
 from voicememo.net.addresses import address_problem, literal_address
 from voicememo.net.fetch import check_url
 from voicememo.services.context import ServiceContext
+from voicememo.storage.repos.idempotency import record_effect
 from voicememo.storage.repos.lines import LineRepo
 from voicememo.storage.repos.webhooks import WebhookRepo
 
@@ -52,6 +53,7 @@ class WebhookService:
             if phone_numbers is not None:
                 sub = replace(sub, phone_numbers=await self._check_numbers(s, partner_id, phone_numbers))
             await WebhookRepo(s).add(sub, sealed_secret=self.ctx.sealer.seal(sub.signing_secret))
+            await record_effect(s, "webhook_subscription", sub.id)
         return sub
 
     async def get(self, partner_id: str, sub_id: str) -> WebhookSubscription:
@@ -60,6 +62,15 @@ class WebhookService:
         if sub is None:
             raise WebhookSubscriptionNotFound()
         return sub
+
+    async def with_secret(self, partner_id: str, sub_id: str) -> WebhookSubscription:
+        """The subscription as its creation answered it, signing secret included (an idempotent replay)."""
+        async with self.ctx.db.read() as s:
+            found = await WebhookRepo(s).for_delivery(partner_id, sub_id)
+        if found is None:
+            raise WebhookSubscriptionNotFound()
+        sub, sealed = found
+        return replace(sub, signing_secret=self.ctx.sealer.open(sealed))
 
     async def list_all(self, partner_id: str) -> list[WebhookSubscription]:
         async with self.ctx.db.read() as s:

@@ -209,6 +209,12 @@ class IdempotencyRow(Base):
     response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
     content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    #: the process running the request (host:pid:instance) and when it must have finished
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: what the request created, written in the same transaction: the response can be rebuilt from it
+    resource_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    resource_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class JobRow(Base):

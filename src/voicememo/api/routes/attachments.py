@@ -15,13 +15,7 @@ async def create_attachment(
     body: s.AttachmentCreateParams, partner: CurrentPartner, c: ContainerDep, p: PresenterDep
 ) -> s.AttachmentCreateResponse:
     slot = await c.attachments.create_upload(partner.id, body.filename, body.content_type, body.size_bytes)
-    return s.AttachmentCreateResponse(
-        attachment_id=slot.attachment.id,
-        upload_url=slot.upload_url,
-        download_url=p.urls.media(slot.attachment),
-        expires_at=slot.expires_at,
-        required_headers=slot.required_headers,
-    )
+    return p.upload_slot(slot)
 
 
 @router.get("/attachments/{attachment_id}", response_model=s.AttachmentOut, operation_id="attachments_retrieve")

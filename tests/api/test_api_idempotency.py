@@ -1,0 +1,93 @@
+"""An Idempotency-Key left in flight by a request that can no longer be running is taken over.
+
+Set up here is only what a restart, or a process on another host, finds: a claim whose owner is
+gone or whose deadline has passed. Killing a real server at each step of a request is the
+acceptance test's job (tests/acceptance/test_idempotency_crash.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from api.conftest import Server, Tenant
+from api.helpers import new_handle
+from voicememo.container import Container
+from voicememo.domain.models import utcnow
+from voicememo.storage.tables import IdempotencyRow
+
+
+def a_dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def chat_request(tenant: Tenant) -> bytes:
+    body = {"from": tenant.line, "to": [new_handle()], "message": {"parts": [{"type": "text", "value": "hi"}]}}
+    return json.dumps(body).encode()
+
+
+def plant_claim(server: Server, tenant: Tenant, key: str, body: bytes, owner: str, deadline_in: float) -> None:
+    """The claim an interrupted request leaves: this request's hash, no answer, no effect."""
+
+    async def go() -> None:
+        c = Container(server.settings)
+        try:
+            async with c.ctx.db.write() as s:
+                now = utcnow()
+                s.add(
+                    IdempotencyRow(
+                        scope=hashlib.sha256(f"Bearer {tenant.partner.api_key.secret}".encode()).hexdigest(),
+                        key=key,
+                        request_hash=hashlib.sha256(b"/v3/chats\n" + body).hexdigest(),
+                        created_at=now,
+                        owner=owner,
+                        deadline=now + timedelta(seconds=deadline_in),
+                    )
+                )
+        finally:
+            await c.aclose()
+
+    asyncio.run(go())
+
+
+def post(server: Server, tenant: Tenant, key: str, body: bytes) -> httpx.Response:
+    headers = {
+        "Authorization": f"Bearer {tenant.partner.api_key.secret}",
+        "Idempotency-Key": key,
+        "Content-Type": "application/json",
+    }
+    return httpx.post(f"{server.base_url}/v3/chats", content=body, headers=headers, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("owner", "deadline_in", "status"),
+    [
+        pytest.param(f"{socket.gethostname()}:{{dead}}:abc", 300, 201, id="same-host-process-gone"),
+        pytest.param("elsewhere.example:4242:abc", -1, 201, id="deadline-passed"),
+        pytest.param("elsewhere.example:4242:abc", 300, 409, id="other-host-still-within-deadline"),
+    ],
+)
+def test_a_claim_whose_request_cannot_be_running_is_taken_over(
+    server: Server, tenant: Tenant, owner: str, deadline_in: float, status: int
+) -> None:
+    body = chat_request(tenant)
+    key = f"planted-{owner}-{deadline_in}"
+    plant_claim(server, tenant, key, body, owner.replace("{dead}", str(a_dead_pid())), deadline_in)
+    first = post(server, tenant, key, body)
+    assert first.status_code == status, first.text
+    if status == 409:
+        assert first.headers["x-should-retry"] == "true"
+        return
+    again = post(server, tenant, key, body)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json()["chat"]["id"] == first.json()["chat"]["id"]
