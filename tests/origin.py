@@ -43,6 +43,9 @@ def _handler(origin: Origin, limit_hint: int) -> type[BaseHTTPRequestHandler]:
                 hops = int(parts[1])
                 target = f"/redirect/{hops - 1}/{parts[2]}" if hops > 1 else f"/files/{parts[2]}"
                 self._send(302, b"", "text/plain", {"Location": target})
+            elif parts[0] == "to-userinfo":
+                host = self.headers.get("Host", "localhost")
+                self._send(302, b"", "text/plain", {"Location": f"https://user:secret@{host}/files/memo.mp3"})
             elif parts[0] == "to-http":
                 self._send(302, b"", "text/plain", {"Location": "http://localhost/files/x.mp3"})
             elif parts[0] == "status":

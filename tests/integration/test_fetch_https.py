@@ -49,6 +49,13 @@ async def test_redirect_to_plain_http_is_refused(origin: Origin, tmp_path: Path)
 
 
 @pytest.mark.anyio
+async def test_redirect_to_a_url_with_credentials_is_refused_like_the_first_url(origin: Origin, tmp_path: Path) -> None:
+    with pytest.raises(FetchFailed, match=r"redirected to a refused URL: .*must not contain a user name or password"):
+        await fetcher(origin).fetch_to(f"{origin.base}/to-userinfo", tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.anyio
 async def test_redirect_hops_are_checked_again(origin: Origin, tmp_path: Path) -> None:
     """With private networks refused, even the first hop (localhost) is refused by address."""
     with pytest.raises(FetchFailed, match=r"resolves to 127\.0\.0\.1, a loopback address"):

@@ -71,3 +71,37 @@ async def test_literal_hosts_are_checked_without_dns(tmp_path: Path, host: str) 
 async def test_dns_failure_is_named(tmp_path: Path) -> None:
     with pytest.raises(FetchFailed, match=r"host 'nowhere.invalid' of the voice memo URL could not be resolved"):
         await SafeFetcher(FetchPolicy(), resolver_for({})).fetch_to("https://nowhere.invalid/a.mp3", tmp_path / "x")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (f"https://{'a' * 64}.example/a.mp3", "a label is 64 characters long; at most 63"),
+        (f"https://{'abcdefghi.' * 26}example/a.mp3", "at most 253 are allowed"),
+        ("https://a..example/a.mp3", "empty label"),
+    ],
+)
+async def test_host_names_that_can_never_resolve_are_refused_by_name(tmp_path: Path, url: str, message: str) -> None:
+    resolve = resolver_for({})
+    with pytest.raises(InvalidParameter, match=f"voice_memo_url has an invalid host name: .*{message}"):
+        await SafeFetcher(FetchPolicy(), resolve).fetch_to(url, tmp_path / "x")
+    assert resolve.calls == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("error", [UnicodeError("label too long"), ValueError("bad"), OSError("nope")])
+async def test_any_resolver_failure_is_a_named_fetch_failure(tmp_path: Path, error: Exception) -> None:
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        raise error
+
+    with pytest.raises(FetchFailed, match=r"host 'cdn.example' of the voice memo URL could not be resolved"):
+        await SafeFetcher(FetchPolicy(), resolve).fetch_to("https://cdn.example/a.mp3", tmp_path / "x")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("address", ["169.254.169.254", "fd00:ec2::254", "::ffff:169.254.169.254", "100.100.100.200"])
+async def test_metadata_addresses_are_refused_even_on_private_networks(tmp_path: Path, address: str) -> None:
+    fetcher = SafeFetcher(FetchPolicy(allow_private=True), resolver_for({"cdn.example": [address]}))
+    with pytest.raises(FetchFailed, match="the cloud metadata address"):
+        await fetcher.fetch_to("https://cdn.example/memo.m4a", tmp_path / "x")

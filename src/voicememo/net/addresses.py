@@ -9,7 +9,9 @@ import socket
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+# Cloud instance metadata (AWS/GCP/Azure, AWS ECS tasks, Alibaba): credentials live there, so these are
+# refused even when private networks are allowed.
+_METADATA = {ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")}
 # Legacy IPv4 spellings that inet_aton accepts: 2130706433, 0x7f000001, 0177.0.0.1, 127.1 …
 _NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$", re.IGNORECASE)
 
@@ -42,10 +44,10 @@ def address_problem(ip: IPAddress, *, allow_private: bool = False) -> str | None
         return "the unspecified address"
     if ip.is_multicast:
         return "a multicast address"
-    if allow_private:
-        return None
     if ip in _METADATA:
         return "the cloud metadata address"
+    if allow_private:
+        return None
     if ip.is_loopback:
         return "a loopback address"
     if ip.is_link_local:

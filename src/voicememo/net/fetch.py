@@ -70,7 +70,29 @@ def check_url(url: str, *, allow_http: bool = False, field: str = "voice_memo_ur
         raise InvalidParameter(f"{field} has no host name.")
     if parsed.userinfo:
         raise InvalidParameter(f"{field} must not contain a user name or password.")
+    problem = host_name_problem(parsed.host)
+    if problem:
+        raise InvalidParameter(f"{field} has an invalid host name: {problem}.")
     return parsed
+
+
+def host_name_problem(host: str) -> str | None:
+    """Why a host name can never resolve (RFC 1035 lengths), or None; the resolver would raise oddly."""
+    if literal_address(host) is not None:
+        return None
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        return "it cannot be encoded as an international domain name"
+    labels = ascii_host.rstrip(".").split(".")
+    if len(ascii_host) > 253:
+        return f"it is {len(ascii_host)} characters long; at most 253 are allowed"
+    longest = max(labels, key=len)
+    if len(longest) > 63:
+        return f"a label is {len(longest)} characters long; at most 63 are allowed"
+    if "" in labels:
+        return "it has an empty label"
+    return None
 
 
 class SafeFetcher:
@@ -119,7 +141,8 @@ class SafeFetcher:
             try:
                 async with asyncio.timeout(self.policy.connect_timeout):
                     addresses = await self.resolver(host, port)
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, UnicodeError, ValueError) as exc:
+                # Any failure of the resolver is the URL's problem to report, never a crash.
                 raise FetchFailed(f"The host {host!r} of the {what} could not be resolved (DNS).") from exc
             if not addresses:
                 raise FetchFailed(f"The host {host!r} of the {what} has no addresses (DNS).")
@@ -192,10 +215,16 @@ class SafeFetcher:
         location = response.headers.get("location")
         if not location:
             raise FetchFailed(f"The voice memo URL answered HTTP {response.status_code} without a Location.")
-        target = url.join(location)
+        try:
+            target = url.join(location)
+        except httpx.InvalidURL as exc:
+            raise FetchFailed(f"The voice memo URL redirected to an invalid URL: {exc}.") from exc
         if target.scheme != "https":
             raise FetchFailed(f"The voice memo URL redirected to a non-HTTPS URL ({target.scheme}://…); refused.")
-        return target
+        try:
+            return check_url(str(target), field="the redirect target")
+        except InvalidParameter as exc:  # refused like the first URL, reported as a failed fetch (5002)
+            raise FetchFailed(f"The voice memo URL redirected to a refused URL: {exc.message}") from exc
 
     async def _save(self, url: httpx.URL, response: httpx.Response, dest: Path) -> Fetched:
         limit = self.policy.max_bytes
