@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from voicememo.domain.filenames import sanitize_filename
@@ -34,6 +36,21 @@ def test_bad_numbers(raw: str) -> None:
 @pytest.mark.parametrize("raw", ["bob", "a@b", "@example.com", "a\x1d@b.co", "a@b.c\x9co", "\x97t@x.com"])
 def test_bad_handles(raw: str) -> None:
     with pytest.raises(InvalidParameter):
+        normalize_handle(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "code_point"),
+    [
+        ("ana\x00@example.com", "U+0000"),
+        ("ana@exa\u202emple.com", "U+202E"),  # right-to-left override: shows another address
+        ("an\u200ba@example.com", "U+200B"),  # zero-width space
+        ("ana@example.com\ufeff", "U+FEFF"),
+        ("\u2066ana@example.com", "U+2066"),
+    ],
+)
+def test_handles_with_invisible_characters_are_refused_naming_them(raw: str, code_point: str) -> None:
+    with pytest.raises(InvalidParameter, match=re.escape(f"invisible or control character ({code_point})")):
         normalize_handle(raw)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from voicememo.domain.models import Service
@@ -28,9 +29,20 @@ def require_e164(value: str, what: str = "phone number") -> str:
     return value
 
 
+#: control, format (U+200B, U+202E …), surrogate, private-use and unassigned code points: a handle
+#: holding one looks like another address on screen, or is not one at all
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}
+
+
 def normalize_handle(value: str) -> str:
     """An E.164 number as given, or an e-mail address lower-cased; anything else is refused."""
     value = value.strip()
+    hidden = next((ch for ch in value if unicodedata.category(ch) in _INVISIBLE), None)
+    if hidden is not None:
+        raise InvalidParameter(
+            f"handle {value!r} contains an invisible or control character (U+{ord(hidden):04X}); "
+            "send the address as plain text."
+        )
     if "@" not in value and (value.startswith("+") or value[:1].isdigit()):  # 123abc@x.com is an address
         return require_e164(value, "handle")
     if _EMAIL.fullmatch(value):
