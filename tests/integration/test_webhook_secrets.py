@@ -1,5 +1,6 @@
 """A subscription's secret never sits in the database in the clear; a secret the server can no
-longer open gives a recorded, final 'gave up' with the reason, not endless retries."""
+longer open gives a recorded, final 'gave up' with the reason, not endless retries; an attempt that
+fails in a way nobody foresaw is still recorded, with the reason, and retried."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from voicememo.container import Container
+from voicememo.net.addresses import IPAddress
 from voicememo.services.events import WEBHOOK_JOB
-from voicememo.services.webhook_delivery import WebhookHandler
+from voicememo.services.webhook_delivery import WebhookFailed, WebhookHandler
 from voicememo.settings import Settings
 from voicememo.storage.migrate import upgrade
 from voicememo.storage.repos.jobs import Job
@@ -45,25 +49,48 @@ async def _scenario(settings: Settings) -> None:
 
     moved = Container(Settings(data_dir=settings.data_dir, secret_key="another server key"))
     try:
-        job = Job(
-            1,
-            WEBHOOK_JOB,
-            {
-                "partner_id": made.partner.id,
-                "subscription_id": sub.id,
-                "event_id": "evt-1",
-                "event_type": "message.sent",
-                "body": "{}",
-            },
-            1,
-            1000,
-            datetime.now(UTC),
-            None,
-        )
-        await WebhookHandler(moved.ctx).run(job)  # returns: nothing to retry
+        await WebhookHandler(moved.ctx).run(_job(made.partner.id, sub.id))  # returns: nothing to retry
         async with moved.ctx.db.read() as s:
             [attempt] = await AttemptRepo(s).list_recent()
         assert attempt["outcome"] == "gave_up" and attempt["status_code"] is None
         assert "recreate the subscription" in str(attempt["error"])
     finally:
         await moved.aclose()
+
+
+def _job(partner_id: str, sub_id: str) -> Job:
+    payload = {
+        "partner_id": partner_id,
+        "subscription_id": sub_id,
+        "event_id": "evt-1",
+        "event_type": "message.sent",
+        "body": "{}",
+    }
+    return Job(1, WEBHOOK_JOB, payload, 1, 1000, datetime.now(UTC), None)
+
+
+def test_an_attempt_that_fails_unexpectedly_is_recorded_and_retried(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    settings.ensure_dirs()
+    upgrade(settings.database_url)
+
+    async def resolver_bug(host: str, port: int) -> list[IPAddress]:
+        raise RuntimeError("a resolver bug nobody foresaw")
+
+    async def go() -> None:
+        container = Container(settings)
+        try:
+            made = await container.admin.create_partner("p", "+15550100002")
+            sub = await container.webhooks.create(
+                made.partner.id, "https://hooks.example.com/x", ["message.sent"], None
+            )
+            container.ctx.fetcher.resolver = resolver_bug
+            with pytest.raises(WebhookFailed, match="internal error while sending: RuntimeError"):
+                await WebhookHandler(container.ctx).run(_job(made.partner.id, sub.id))
+            async with container.ctx.db.read() as s:
+                [attempt] = await AttemptRepo(s).list_recent()
+            assert attempt["outcome"] == "retry" and attempt["error"] == "internal error while sending: RuntimeError"
+        finally:
+            await container.aclose()
+
+    asyncio.run(go())

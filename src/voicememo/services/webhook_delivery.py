@@ -85,6 +85,9 @@ class WebhookHandler:
         except VoicememoError as exc:
             error = exc.message
             refused = isinstance(exc, AddressRefused) or not isinstance(exc, FetchFailed)
+        except Exception as exc:
+            log.exception("webhook_attempt_crashed", action="retry", event_id=p["event_id"], subscription=sub.id)
+            error = f"internal error while sending: {type(exc).__name__}"
         elapsed = int((time.perf_counter() - started) * 1000)
         retry = not refused and (status is None or status >= 500 or status == 429)
         ok = status is not None and 200 <= status < 300
