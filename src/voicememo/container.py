@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import structlog
+
 from voicememo.audio.pool import AudioPool
 from voicememo.domain.models import utcnow
 from voicememo.jobs.worker import Wakeup, Worker
@@ -16,6 +18,7 @@ from voicememo.services.admin import AdminService
 from voicememo.services.attachments import AttachmentService
 from voicememo.services.chats import ChatService
 from voicememo.services.context import ServiceContext, Urls
+from voicememo.services.debris import SWEEP_JOB, DebrisService, SweepHandler, schedule_sweep
 from voicememo.services.delivery import DELIVER_JOB, DeliverHandler
 from voicememo.services.events import WEBHOOK_JOB
 from voicememo.services.lines import LINE_HEALTH_JOB, LineHealthHandler, LineService, schedule_line_health
@@ -37,6 +40,8 @@ from voicememo.settings import Settings
 from voicememo.storage.blobs import LocalBlobStore
 from voicememo.storage.db import Database
 from voicememo.storage.sealing import Sealer
+
+log = structlog.get_logger(__name__)
 
 
 class Container:
@@ -91,11 +96,20 @@ class Container:
         self.attachments = AttachmentService(self.ctx)
         self.messages = MessageService(self.ctx)
         self.webhooks = WebhookService(self.ctx)
+        self.debris = DebrisService(self.ctx)
 
     async def run_worker(self, stop: asyncio.Event, concurrency: int | None = None) -> None:
-        """Run delivery workers until ``stop``; the periodic line health check is kept scheduled."""
+        """Run delivery workers until ``stop``; the periodic jobs (line health, debris sweep) are kept scheduled."""
         await schedule_line_health(self.ctx, first=True)
+        await schedule_sweep(self.ctx, first=True)
         await self.worker(concurrency).run(stop)
+
+    async def sweep_at_start(self) -> None:
+        """Clear what a crash of an earlier process left, before this one takes work."""
+        try:
+            await self.debris.clean()
+        except Exception:  # a failed sweep must not keep the server from starting
+            log.exception("debris_sweep_failed", action="error")
 
     def worker(self, concurrency: int | None = None) -> Worker:
         """A delivery worker over this container's database (in-process or `voicememo worker`)."""
@@ -106,6 +120,7 @@ class Container:
                 RECEIPT_JOB: ReceiptHandler(self.ctx),
                 RECONCILE_JOB: ReconcileHandler(self.ctx, self.lines),
                 LINE_HEALTH_JOB: LineHealthHandler(self.ctx, self.lines),
+                SWEEP_JOB: SweepHandler(self.ctx, self.debris),
                 WEBHOOK_JOB: WebhookHandler(self.ctx),
             },
             clock=self.ctx.clock,

@@ -41,10 +41,10 @@ class ProcessId:
             return False
         if other.pid == self.pid:
             return other.instance != self.instance
-        return not _pid_alive(other.pid)
+        return not pid_alive(other.pid)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

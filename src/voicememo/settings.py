@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     #: a request holding an Idempotency-Key must finish within this long; after it, a retry may take over
     #: (the first request can then no longer commit its effect)
     idempotency_deadline_seconds: float = Field(default=300.0, gt=0)
+    #: leftovers of a crash (temp files, unowned blobs, expired pre-uploads) are cleaned once this old;
+    #: those of a process that is gone at once. The sweep runs at start-up and at this interval.
+    debris_grace_seconds: float = Field(default=600.0, ge=0)
+    debris_sweep_interval_seconds: float = Field(default=3600.0, gt=0)
     #: testing only: comma-separated failpoints (voicememo/failpoints.py) at which the process kills itself
     failpoints: str = ""
 

@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         task = None
         warming = asyncio.create_task(the_container.audio.warm())
         if the_container.settings.workers_in_process:
+            await the_container.sweep_at_start()
             task = asyncio.create_task(the_container.run_worker(stop))
         try:
             yield

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -11,6 +12,7 @@ import typer
 
 from voicememo.container import Container
 from voicememo.errors import VoicememoError
+from voicememo.logs import configure_logging
 from voicememo.settings import Settings
 from voicememo.storage.migrate import upgrade
 
@@ -21,6 +23,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 def run_admin(action: Callable[[Container], Awaitable[T]]) -> T:
     """Migrate, run one service call against the configured data dir, report user errors plainly."""
     settings = Settings()
+    configure_logging(settings.log_format, logging.WARNING)  # stderr: stdout is the command's answer
     settings.ensure_dirs()
     upgrade(settings.database_url)
 

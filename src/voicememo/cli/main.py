@@ -8,6 +8,7 @@ import typer
 
 from voicememo.cli.audio import audio_app
 from voicememo.cli.common import JsonOpt, emit, run_admin
+from voicememo.cli.doctor import doctor
 from voicememo.cli.lines import lines_app
 from voicememo.cli.ops import sandbox_app, webhooks_app, worker
 from voicememo.settings import Settings
@@ -27,6 +28,7 @@ app.add_typer(audio_app, name="audio")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker")(worker)
+app.command("doctor")(doctor)
 
 
 @app.command()

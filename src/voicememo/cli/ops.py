@@ -37,6 +37,7 @@ def worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:
+            await container.sweep_at_start()
             await container.run_worker(stop, concurrency)
         finally:
             await container.aclose()

@@ -160,7 +160,7 @@ class SandboxSender:
     def _record(self, item: Outgoing, provider_id: str, sent_at: datetime) -> None:
         outbox = self.config.outbox
         outbox.mkdir(parents=True, exist_ok=True)
-        staging = outbox / f".{item.send_id}.{uuid.uuid4().hex}"
+        staging = outbox / f".{item.send_id}.{os.getpid()}.{uuid.uuid4().hex}"  # pid: see services/debris.py
         staging.mkdir()
         record: dict[str, Any] = {
             "message_id": item.message_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -39,6 +40,10 @@ class BlobStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove the blob; deleting a missing blob is not an error."""
+        ...
+
+    async def keys_stored_before(self, cutoff: float) -> list[str]:
+        """Every blob stored before ``cutoff`` (epoch seconds): what a sweep may check for an owner."""
         ...
 
 
@@ -93,6 +98,23 @@ class LocalBlobStore:
     async def delete(self, key: str) -> None:
         await anyio.Path(self._path(key)).unlink(missing_ok=True)
 
+    async def keys_stored_before(self, cutoff: float) -> list[str]:
+        return await anyio.to_thread.run_sync(self._keys_before, cutoff)
+
+    def _keys_before(self, cutoff: float) -> list[str]:
+        found = []
+        for folder, _dirs, names in os.walk(self.root):
+            for name in names:
+                path = Path(folder) / name
+                if name.startswith("."):
+                    continue  # a put in progress (or its debris): not a blob yet
+                try:
+                    if path.stat().st_mtime < cutoff:
+                        found.append(path.relative_to(self.root).as_posix())
+                except FileNotFoundError:
+                    continue
+        return found
+
 
 def _copy_hashing(source: Path, staging: Path) -> tuple[int, str]:
     """Rename when on the same filesystem (hashing by reading), else copy while hashing; fsync either way."""
@@ -133,11 +155,13 @@ class MemoryBlobStore:
 
     def __init__(self) -> None:
         self.blobs: dict[str, bytes] = {}
+        self.stored_at: dict[str, float] = {}
 
     async def put_file(self, key: str, source: Path) -> StoredBlob:
         data = await anyio.Path(source).read_bytes()
         await anyio.Path(source).unlink(missing_ok=True)
         self.blobs[_check_key(key)] = data
+        self.stored_at[key] = time.time()
         return StoredBlob(key, len(data), hashlib.sha256(data).hexdigest())
 
     async def read(self, key: str) -> bytes:
@@ -154,3 +178,7 @@ class MemoryBlobStore:
 
     async def delete(self, key: str) -> None:
         self.blobs.pop(_check_key(key), None)
+        self.stored_at.pop(key, None)
+
+    async def keys_stored_before(self, cutoff: float) -> list[str]:
+        return [k for k in self.blobs if self.stored_at.get(k, 0.0) < cutoff]

@@ -43,6 +43,7 @@ async def write_stream(chunks: AsyncIterator[bytes], path: Path, limit: int) -> 
 
 def _mkstemp(tmp_dir: Path, suffix: str) -> str:
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=tmp_dir, suffix=suffix)
+    # The pid in the name lets a sweep tell a crashed process's leftovers from a live request's file.
+    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=f"{os.getpid()}-", suffix=suffix)
     os.close(fd)
     return name

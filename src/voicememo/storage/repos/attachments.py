@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.domain.models import Attachment, AttachmentStatus
-from voicememo.storage.tables import AttachmentRow
+from voicememo.storage.tables import AttachmentRow, RenditionRow
 
 _FIELDS = [f.name for f in dataclasses.fields(Attachment)]
 
@@ -77,3 +78,35 @@ class AttachmentRepo:
             .values(**values)
         )
         return bool(getattr(result, "rowcount", 0))
+
+
+class AttachmentSweepRepo:
+    """What a crash can leave in the attachment tables, across partners (the operator's sweep only)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def live_blob_keys(self) -> set[str]:
+        attachments = select(AttachmentRow.blob_key).where(
+            AttachmentRow.blob_key.is_not(None), AttachmentRow.deleted_at.is_(None)
+        )
+        renditions = select(RenditionRow.blob_key)
+        return {str(k) for k in await self.s.scalars(attachments.union(renditions))}
+
+    async def pending_created_before(self, cutoff: datetime) -> list[str]:
+        stmt = select(AttachmentRow.id).where(
+            AttachmentRow.status == AttachmentStatus.PENDING.value,
+            AttachmentRow.created_at < cutoff,
+            AttachmentRow.deleted_at.is_(None),
+        )
+        return list(await self.s.scalars(stmt))
+
+    async def fail_pending(self, ids: list[str], reason: str) -> int:
+        if not ids:
+            return 0
+        result = await self.s.execute(
+            update(AttachmentRow)
+            .where(AttachmentRow.id.in_(ids), AttachmentRow.status == AttachmentStatus.PENDING.value)
+            .values(status=AttachmentStatus.FAILED.value, failure_reason=reason)
+        )
+        return int(getattr(result, "rowcount", 0))
