@@ -28,6 +28,7 @@ from voicememo.storage.incoming import TooLarge, temp_path, write_stream
 from voicememo.storage.repos.attachments import AttachmentRepo
 from voicememo.storage.repos.delivery import RenditionRepo
 from voicememo.storage.repos.idempotency import record_effect
+from voicememo.tracing import current_trace_id
 
 AUDIO_CONTENT_TYPES = sorted({alias for info in FORMATS.values() for alias in info.mime_aliases})
 
@@ -139,10 +140,16 @@ class AttachmentService:
                     self.ctx, partner_id, attachment_id, path, format_for_content_type(declared)
                 )
             except (UnsupportedAudio, ContentTypeMismatch) as exc:
-                async with self.ctx.db.write() as s:
-                    await AttachmentRepo(s).update_unless_complete(
-                        partner_id, attachment_id, status=AttachmentStatus.FAILED, failure_reason=exc.message
-                    )
+                await self._fail(partner_id, attachment_id, exc.message)
+                raise
+            except Exception:
+                # A bug of ours must not leave the attachment pending with no word on why.
+                await self._fail(
+                    partner_id,
+                    attachment_id,
+                    f"The file could not be checked because of an internal error (trace {current_trace_id()}); "
+                    "upload it again, and tell the operator if it keeps failing.",
+                )
                 raise
         try:
             async with self.ctx.db.write() as s:
@@ -161,6 +168,12 @@ class AttachmentService:
             raise
         assert done is not None
         return done
+
+    async def _fail(self, partner_id: str, attachment_id: str, reason: str) -> None:
+        async with self.ctx.db.write() as s:
+            await AttachmentRepo(s).update_unless_complete(
+                partner_id, attachment_id, status=AttachmentStatus.FAILED, failure_reason=reason
+            )
 
     def _verify(self, attachment_id: str, token: str) -> dict[str, object]:
         try:
