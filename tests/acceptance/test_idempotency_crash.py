@@ -8,72 +8,17 @@ same id, and exactly one memo (or attachment, or chat) exists. No ghost, no key 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import httpx
 import linq
 import pytest
-from test_cli_and_serve import BIN, cli, free_port
+from serving import client, died, serving
+from test_cli_and_serve import cli, free_port
 
 from api.helpers import new_chat, new_handle, upload_file
 from audiogen import Made
 
 POINTS = ["idempotency.claimed", "idempotency.before_store", "idempotency.stored"]
-
-
-@contextmanager
-def serving(data_dir: Path, port: int, failpoints: str = "") -> Iterator[subprocess.Popen[str]]:
-    env = {
-        **os.environ,
-        "VOICEMEMO_DATA_DIR": str(data_dir),
-        "VOICEMEMO_PORT": str(port),
-        "VOICEMEMO_FAILPOINTS": failpoints,
-        "VOICEMEMO_SANDBOX_READ_DELAY": "-1",
-    }
-    proc = subprocess.Popen(
-        [str(BIN), "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    watchdog = threading.Timer(120, lambda: os.killpg(proc.pid, signal.SIGKILL))
-    watchdog.daemon = True
-    watchdog.start()
-    assert proc.stdout is not None
-    for line in proc.stdout:  # the server says when it is up (no sleeps)
-        if "Uvicorn running on" in line:  # printed once the socket listens
-            break
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        watchdog.cancel()
-        # the audio pool of a SIGKILLed server goes with its process group
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def client(port: int, key: str) -> linq.LinqAPIV3:
-    return linq.LinqAPIV3(api_key=key, base_url=f"http://127.0.0.1:{port}", max_retries=0)
-
-
-def died(proc: subprocess.Popen[str], call: object) -> None:
-    """The request must kill the server before any answer reaches the client."""
-    assert callable(call)
-    with pytest.raises((linq.APIConnectionError, httpx.TransportError)):
-        call()
-    assert proc.wait(timeout=60) == -signal.SIGKILL
 
 
 @pytest.mark.parametrize("point", POINTS)

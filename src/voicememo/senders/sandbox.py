@@ -109,6 +109,14 @@ class SandboxSender:
         record = await anyio.to_thread.run_sync(_read_record, self.config.outbox / item.send_id)
         if record is None or record["provider_message_id"] in known:
             return None
+        # Apple's side sends its receipts whatever happened to us: a crash between the send and their
+        # scheduling must not leave the memo "sent" until reconciliation. Repeated receipts are no-ops.
+        sent_at, now = datetime.fromisoformat(str(record["sent_at"])), utcnow()
+        due = [
+            (event, max(0.0, (sent_at + timedelta(seconds=after) - now).total_seconds()))
+            for event, after in self._receipts_for(record, sent_at)
+        ]
+        await self.sink.later(self.line.line_id, due)
         return Accepted(str(record["provider_message_id"]), provider_chat_id=record.get("provider_chat_id"))
 
     async def poll(self, provider_message_id: str, chat: ChatRef) -> list[ReceiptEvent]:

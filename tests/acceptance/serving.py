@@ -1,0 +1,67 @@
+"""A real `voicememo serve` in its own process group, to SIGKILL and start again on the same data dir."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import httpx
+import linq
+import pytest
+from test_cli_and_serve import BIN
+
+
+@contextmanager
+def serving(data_dir: Path, port: int, failpoints: str = "", **settings: str) -> Iterator[subprocess.Popen[str]]:
+    """``settings``: more VOICEMEMO_* variables, by their lower-case setting name."""
+    env = {
+        **os.environ,
+        **{f"VOICEMEMO_{k.upper()}": v for k, v in settings.items()},
+        "VOICEMEMO_DATA_DIR": str(data_dir),
+        "VOICEMEMO_PORT": str(port),
+        "VOICEMEMO_FAILPOINTS": failpoints,
+        "VOICEMEMO_SANDBOX_READ_DELAY": "-1",
+    }
+    proc = subprocess.Popen(
+        [str(BIN), "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    watchdog = threading.Timer(120, lambda: os.killpg(proc.pid, signal.SIGKILL))
+    watchdog.daemon = True
+    watchdog.start()
+    assert proc.stdout is not None
+    for line in proc.stdout:  # the server says when it is up (no sleeps)
+        if "Uvicorn running on" in line:  # printed once the socket listens
+            break
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        watchdog.cancel()
+        # the audio pool of a SIGKILLed server goes with its process group
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def client(port: int, key: str) -> linq.LinqAPIV3:
+    return linq.LinqAPIV3(api_key=key, base_url=f"http://127.0.0.1:{port}", max_retries=0)
+
+
+def died(proc: subprocess.Popen[str], call: object) -> None:
+    """The request must kill the server before any answer reaches the client."""
+    assert callable(call)
+    with pytest.raises((linq.APIConnectionError, httpx.TransportError)):
+        call()
+    assert proc.wait(timeout=60) == -signal.SIGKILL
