@@ -9,7 +9,8 @@ from typing import Any
 import av
 import av.error
 
-from voicememo.audio.formats import FORMATS
+from voicememo.audio.codec_tags import declared_codec
+from voicememo.audio.formats import FORMATS, AudioFormat
 from voicememo.audio.sniff import sniff_path
 from voicememo.errors import UnsupportedAudio
 
@@ -23,9 +24,17 @@ _OPENCORE = {
 }
 
 
-def decoder_for(stream: Any) -> tuple[Any, int]:
-    """The stream's own decoder and rate, except AMR, which always goes to opencore."""
+def decoder_for(stream: Any, path: str | Path, container: AudioFormat) -> tuple[Any, int]:
+    """The stream's own decoder and rate, except AMR, which always goes to opencore.
+    A stream FFmpeg has no decoder for is unsupported audio, named as the file names its codec."""
     ctx = stream.codec_context
+    if ctx is None:
+        label = "MP4" if container is AudioFormat.M4A else FORMATS[container].label
+        named = declared_codec(path, container) or "a codec the file does not name"
+        raise UnsupportedAudio(
+            f"The {label} file holds audio in a codec that cannot be decoded here ({named}). "
+            "Convert it to MP3, M4A (AAC) or WAV (PCM)."
+        )
     opencore = _OPENCORE.get(ctx.name)
     if opencore is not None:
         name, rate = opencore
@@ -49,7 +58,7 @@ def iter_frames(path: str | Path) -> Iterator[av.AudioFrame]:
     try:
         with av.open(str(path), format=FORMATS[sniffed.format].demuxer, metadata_errors="ignore") as container:
             stream = container.streams.audio[0]
-            decoder, _rate = decoder_for(stream)
+            decoder, _rate = decoder_for(stream, path, sniffed.format)
             for packet in container.demux(stream):
                 yield from decoder.decode(packet if packet.size or packet.dts is not None else None)
     except av.error.FFmpegError as exc:

@@ -83,7 +83,7 @@ def _measure(container: Any, path: str, sniffed: Sniffed, time_limit: float) -> 
     if sniffed.format is AudioFormat.M4A and any(_is_real_video(s) for s in container.streams.video):
         raise UnsupportedAudio("MP4 video with a picture track: send an audio-only file (M4A) instead.")
     stream = container.streams.audio[0]
-    decoder, rate = decoder_for(stream)
+    decoder, rate = decoder_for(stream, path, sniffed.format)
     reported = _reported_format(sniffed.format, decoder)
     label = info.label if reported is sniffed.format else f"{FORMATS[reported].label} in {label}"
     channels = stream.codec_context.channels
