@@ -16,6 +16,7 @@ from voicememo.audio.formats import AudioFormat
 
 _HEAD = 64 * 1024
 _MAX_MOOV = 16 * 1024 * 1024
+_MAX_TOP_BOXES = 256  # a real file has a handful (ftyp, free, wide, mdat, moov, udta)
 #: a KSDATAFORMAT_SUBTYPE_* GUID, as stored, is a 16-bit WAVE format tag followed by these 14 bytes
 _WAVE_GUID_TAIL = bytes.fromhex("000000001000800000aa00389b71")
 _MP4_CONTAINERS = (b"moov", b"trak", b"mdia", b"minf", b"stbl")
@@ -85,7 +86,9 @@ def _mp4(fh: BinaryIO) -> str | None:
     fh.seek(0, 2)
     end = fh.tell()
     offset = 0
-    while offset + 8 <= end:
+    for _ in range(_MAX_TOP_BOXES):
+        if offset + 8 > end:
+            return None
         fh.seek(offset)
         kind, size = _box_header(fh.read(16), end - offset)
         if size < 8:
