@@ -42,8 +42,8 @@ unit: setup
 fuzz: setup
 	$(UV) sync --locked --group fuzz
 	$(VENV)/bin/python fuzz/run.py --seconds $(or $(FUZZ_SECONDS),120)
-	VOICEMEMO_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),20000) $(VENV)/bin/pytest -q -p no:cacheprovider \
-		--hypothesis-show-statistics tests/unit/test_fuzz_audio.py
+	VOICEMEMO_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),20000) $(VENV)/bin/pytest -q -s -p no:cacheprovider \
+		tests/unit/test_fuzz_audio.py
 
 bench: setup
 	$(VENV)/bin/python benchmarks/probe.py

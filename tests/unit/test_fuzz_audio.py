@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from random import Random
 
@@ -107,48 +108,56 @@ def mutated(draw: st.DrawFn, seeds: dict[str, bytes], names: tuple[str, ...] | N
     return data
 
 
-def test_sniffer_never_raises(seeds: dict[str, bytes]) -> None:
+def run_property(check: Callable[[bytes], None], inputs: st.SearchStrategy[bytes]) -> None:
+    """Run ``check`` on EXAMPLES mutated files and say how many it saw (``make fuzz`` prints it)."""
+    calls = 0
+
     @FUZZ
-    @given(mutated(seeds))
+    @given(inputs)
+    def prop(data: bytes) -> None:
+        nonlocal calls
+        calls += 1
+        check(data)
+
+    prop()
+    print(f"\n{check.__name__}: {calls} examples")
+    assert calls >= EXAMPLES
+
+
+def test_sniffer_never_raises(seeds: dict[str, bytes]) -> None:
     def sniff(data: bytes) -> None:
         sniff_stream(io.BytesIO(data))
 
-    sniff()
+    run_property(sniff, mutated(seeds))
 
 
 def test_header_readers_never_raise(seeds: dict[str, bytes], tmp_path: Path) -> None:
     """Our own readers of container headers, asked about any file as any format: best effort, no crash."""
     path = tmp_path / "upload"
 
-    @FUZZ
-    @given(mutated(seeds))
-    def read(data: bytes) -> None:
+    def read_headers(data: bytes) -> None:
         path.write_bytes(data)
         for fmt in AudioFormat:
             declared_samples(path, fmt)
             declared_codec(path, fmt)
 
-    read()
+    run_property(read_headers, mutated(seeds))
 
 
 def test_probe_raises_only_unsupported_audio(seeds: dict[str, bytes], tmp_path: Path) -> None:
     path = tmp_path / "upload"
 
-    @FUZZ
-    @given(mutated(seeds))
     def probe(data: bytes) -> None:
         path.write_bytes(data)
         with contextlib.suppress(UnsupportedAudio):
             probe_file(path, time_limit=10)
 
-    probe()
+    run_property(probe, mutated(seeds))
 
 
 def test_caf_reader_raises_only_caf_error(seeds: dict[str, bytes]) -> None:
-    @FUZZ
-    @given(mutated(seeds, ("opus-caf", "caf-pcm", "amr-caf")))
-    def read(data: bytes) -> None:
+    def read_caf_file(data: bytes) -> None:
         with contextlib.suppress(CafError):
             read_caf(data)
 
-    read()
+    run_property(read_caf_file, mutated(seeds, ("opus-caf", "caf-pcm", "amr-caf")))
