@@ -10,7 +10,7 @@ export UV_LINK_MODE := copy
 # Byte-compile at install: imports stay fast even where PYTHONDONTWRITEBYTECODE is set.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: setup run test lint typecheck unit bench clean
+.PHONY: setup run test lint typecheck unit bench fuzz clean
 
 $(UV): scripts/bootstrap_uv.py
 	$(PYTHON) scripts/bootstrap_uv.py $(UV)
@@ -25,8 +25,8 @@ run: setup
 	$(if $(PORT),VOICEMEMO_PORT=$(PORT)) $(VENV)/bin/voicememo serve --dev
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks scripts
-	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+	$(VENV)/bin/ruff check src tests benchmarks scripts fuzz
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts fuzz
 
 typecheck: setup
 	$(VENV)/bin/mypy src
@@ -37,8 +37,16 @@ test: lint typecheck
 unit: setup
 	$(VENV)/bin/pytest tests/unit
 
+# Longer fuzzing of the audio intake: each atheris target for FUZZ_SECONDS (default 120), then the
+# suite's hypothesis properties with FUZZ_EXAMPLES examples each (default 20000). Prints executions.
+fuzz: setup
+	$(UV) sync --locked --group fuzz
+	$(VENV)/bin/python fuzz/run.py --seconds $(or $(FUZZ_SECONDS),120)
+	VOICEMEMO_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),20000) $(VENV)/bin/pytest -q -s -p no:cacheprovider \
+		tests/unit/test_fuzz_audio.py
+
 bench: setup
 	$(VENV)/bin/python benchmarks/probe.py
 
 clean:
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache fuzz/corpus fuzz/crashes

@@ -152,6 +152,27 @@ def make_corpus(directory: Path, seconds: float = 3.0) -> dict[str, Made]:
     }
 
 
+def remux(
+    src: Path, dst: Path, fmt: str, *, brand: bytes | None = None, container_options: dict[str, str] | None = None
+) -> Path:
+    """Copy every packet of ``src`` into another container unchanged, as a phone's recorder would store
+    the same frames (3GP for MMS, QuickTime, CAF); ``brand`` rewrites an MP4 file's major brand."""
+    with av.open(str(src)) as source, av.open(str(dst), "w", format=fmt, options=container_options or {}) as out:
+        audio = source.streams.audio[0]
+        stream = out.add_stream_from_template(audio)
+        for packet in source.demux(audio):
+            if packet.dts is None:
+                continue  # the demuxer's end-of-stream marker, not a frame
+            packet.stream = stream
+            out.mux(packet)
+    if brand is not None:
+        data = bytearray(dst.read_bytes())
+        assert data[4:8] == b"ftyp" and len(brand) == 4
+        data[8:12] = brand
+        dst.write_bytes(bytes(data))
+    return dst
+
+
 def with_silence(signal: np.ndarray, rate: int, gap_seconds: float) -> np.ndarray:
     """speech, digital silence, speech: the pattern that makes a phone encoder emit DTX frames."""
     gap = np.zeros((signal.shape[0], round(gap_seconds * rate)), dtype=signal.dtype)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import httpx
 import linq
 import pytest
@@ -131,3 +133,17 @@ def test_declared_type_must_match_the_bytes(tenant: Tenant, corpus: dict[str, Ma
     assert "bytes are WAV audio" in put.json()["error"]["message"]
     got = tenant.client.attachments.retrieve(slot.attachment_id)
     assert got.status == "failed"
+
+
+def test_an_upload_in_an_unknown_codec_fails_with_5004_naming_it(tenant: Tenant) -> None:
+    desc = struct.pack(">d4sIIIII", 8000.0, b"zzzz", 0, 2, 1, 1, 16)
+    payload = b"\x01\x02" * 800
+    data = b"caff\x00\x01\x00\x00" + b"desc" + struct.pack(">q", len(desc)) + desc
+    data += b"data" + struct.pack(">q", 4 + len(payload)) + b"\x00" * 4 + payload
+    slot = _slot(tenant, data, content_type="audio/x-caf")
+    put = httpx.put(slot.upload_url, content=data, headers=slot.required_headers)
+    assert (put.status_code, put.json()["error"]["code"]) == (400, 5004)
+    assert "CAF format 'zzzz'" in put.json()["error"]["message"]
+    got = tenant.client.attachments.retrieve(slot.attachment_id)
+    assert got.status == "failed"
+    assert got.to_dict()["failure_reason"] == put.json()["error"]["message"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import linq
 import pytest
 from helpers import new_chat, new_handle, upload, upload_file
 
-from audiogen import Made
+from audiogen import Made, remux
 from conftest import Server, Tenant
 from origin import Origin
 from voicememo.audio.probe import probe_file
@@ -50,6 +52,17 @@ def test_amr_wb_phone_recording(tenant: Tenant, amr_wb_dtx: object) -> None:
         chat_id, attachment_id=upload_file(tenant.client, amr_wb_dtx, "audio/amr")
     ).voice_memo
     assert sent.voice_memo.duration_ms == 8580
+
+
+def test_mms_3gp_memo_declared_as_3gpp_or_mp4(tenant: Tenant, corpus: dict[str, Made], tmp_path: Path) -> None:
+    """AMR in 3GP (an MMS or Android recording): reported as AMR, measured with its DTX frames."""
+    path = remux(corpus["amr-nb-dtx"].path, tmp_path / "mms.3gp", "3gp")
+    for declared in ("audio/3gpp", "audio/mp4"):
+        chat_id = new_chat(tenant.client, tenant.line)
+        sent = tenant.client.chats.send_voicememo(
+            chat_id, attachment_id=upload_file(tenant.client, path, declared)
+        ).voice_memo
+        assert (sent.voice_memo.mime_type, sent.voice_memo.duration_ms) == ("audio/amr", 9020)
 
 
 def test_memo_reads_back_as_a_media_part_and_downloads(tenant: Tenant, corpus: dict[str, Made]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,20 @@ def test_id3_tag_without_audio() -> None:
     found = sniff_stream(io.BytesIO(id3v2_tag(100) + b"hello world, not audio"))
     assert found.format is None
     assert "ID3 tag with no MP3 audio" in found.description
+
+
+def test_an_id3_tag_claiming_256_mb_costs_no_memory() -> None:
+    """A 30-byte upload whose ID3 header claims the largest size (2**28 - 1) once made the sniffer
+    build a 256 MB buffer of zeros to look for the next tag."""
+    data = b"ID3\x04\x00\x00\x7f\x7f\x7f\x7f" + b"\x00" * 20
+    tracemalloc.start()
+    try:
+        found = sniff_stream(io.BytesIO(data))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert found.description == "an ID3 tag with no MP3 audio frames after it"
+    assert peak < 1_000_000
 
 
 def test_one_mp3_frame_header_is_not_enough() -> None:

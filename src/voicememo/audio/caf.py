@@ -16,11 +16,17 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 OPUS_RATE = 48000
 _MONO_LAYOUT = (100 << 16) | 1  # kAudioChannelLayoutTag_Mono
 _DATA_HEADER = 12 + 4  # chunk header + edit count
+_PAKT_HEADER = 24  # packets, valid frames, priming, remainder
+_MAX_BER_BYTES = 9  # 63 bits: more than any real packet size
+
+
+class CafError(Exception):
+    """A CAF file we cannot read: not CAF, truncated, a chunk too short, a size that does not fit."""
 
 
 def ber_length(value: int) -> bytes:
@@ -96,26 +102,35 @@ class CafInfo:
 
 
 def read_caf(data: bytes) -> CafInfo:
-    """Parse the chunks we write (used by the rendition check and the tests)."""
-    if data[:4] != b"caff":
-        raise ValueError("not a CAF file")
+    """Parse the chunks we write (used by the rendition check and the tests); CafError when malformed."""
+    if len(data) < 8 or data[:4] != b"caff":
+        raise CafError("not a CAF file")
     pos, desc, layout, pakt, data_bytes = 8, None, None, None, -1
-    while pos + 12 <= len(data):
+    while pos < len(data):
+        if pos + 12 > len(data):
+            raise CafError(f"a chunk header is cut short at byte {pos}")
         kind, size = data[pos : pos + 4], struct.unpack_from(">q", data, pos + 4)[0]
+        name = kind.decode("latin-1")
         body = pos + 12
+        if size == -1 and kind == b"data":
+            size = len(data) - body  # a data chunk still being written runs to the end of the file
         if size < 0:
-            size = len(data) - body
+            raise CafError(f"the {name!r} chunk has a negative size ({size})")
+        if size > len(data) - body:
+            raise CafError(f"the {name!r} chunk claims {size} bytes; {len(data) - body} remain")
+        chunk = data[body : body + size]
         if kind == b"desc":
-            desc = struct.unpack_from(">d4sIIIII", data, body)
+            desc = _unpack(">d4sIIIII", chunk, name)
         elif kind == b"chan":
-            layout = struct.unpack_from(">I", data, body)[0]
+            layout = _unpack(">I", chunk, name)[0]
         elif kind == b"data":
+            _unpack(">I", chunk, name)  # the edit count comes before the packets
             data_bytes = size - 4
         elif kind == b"pakt":
-            pakt = _read_pakt(data[body : body + size])
+            pakt = _read_pakt(chunk)
         pos = body + size
     if desc is None or pakt is None:
-        raise ValueError("CAF without desc or pakt")
+        raise CafError("CAF without desc or pakt")
     count, valid, priming, remainder, sizes = pakt
     return CafInfo(
         desc[0],
@@ -134,12 +149,26 @@ def read_caf(data: bytes) -> CafInfo:
     )
 
 
+def _unpack(layout: str, chunk: bytes, name: str) -> tuple[Any, ...]:
+    if len(chunk) < struct.calcsize(layout):
+        raise CafError(f"the {name!r} chunk is {len(chunk)} bytes, too short for its fields")
+    return struct.unpack_from(layout, chunk)
+
+
 def _read_pakt(body: bytes) -> tuple[int, int, int, int, tuple[int, ...]]:
-    count, valid, priming, remainder = struct.unpack_from(">qqii", body, 0)
-    sizes, pos = [], 24
+    count, valid, priming, remainder = _unpack(">qqii", body, "pakt")
+    table = len(body) - _PAKT_HEADER
+    if not 0 <= count <= table:  # every packet size takes at least one byte
+        raise CafError(f"the 'pakt' chunk lists {count} packets in a {table}-byte table")
+    sizes: list[int] = []
+    pos = _PAKT_HEADER
     for _ in range(count):
-        value = 0
+        value, start = 0, pos
         while True:
+            if pos >= len(body):
+                raise CafError(f"the 'pakt' table ends inside packet size {len(sizes) + 1} of {count}")
+            if pos - start == _MAX_BER_BYTES:
+                raise CafError(f"packet size {len(sizes) + 1} in 'pakt' runs over {_MAX_BER_BYTES} bytes")
             byte = body[pos]
             pos += 1
             value = (value << 7) | (byte & 0x7F)

@@ -36,7 +36,8 @@ FORMATS: dict[AudioFormat, FormatInfo] = {
     AudioFormat.CAF: FormatInfo("CAF", "audio/x-caf", ("audio/x-caf",), "caf", "caf", False),
     AudioFormat.WAV: FormatInfo("WAV", "audio/wav", ("audio/wav", "audio/x-wav"), "wav", "wav", True),
     AudioFormat.AIFF: FormatInfo("AIFF", "audio/aiff", ("audio/aiff", "audio/x-aiff"), "aiff", "aiff", True),
-    AudioFormat.AMR: FormatInfo("AMR", "audio/amr", ("audio/amr",), "amr", "amr", False),
+    # audio/3gpp: AMR as phones store it, in a 3GP file (reported as AMR, see audio/probe.py)
+    AudioFormat.AMR: FormatInfo("AMR", "audio/amr", ("audio/amr", "audio/3gpp"), "amr", "amr", False),
 }
 
 #: declared content type → format, for pre-uploads (api.md §4)

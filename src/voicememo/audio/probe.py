@@ -17,7 +17,7 @@ from typing import Any
 import av
 import av.error
 
-from voicememo.audio.decode import decoder_for
+from voicememo.audio.decode import decoder_for, is_amr
 from voicememo.audio.formats import FORMATS, AudioFormat
 from voicememo.audio.headers import declared_samples
 from voicememo.audio.sniff import Sniffed, sniff_path
@@ -41,6 +41,8 @@ class AudioInfo:
     #: what the container claims, where it claims anything (milliseconds)
     header_duration_ms: int | None
     description: str
+    #: the container the bytes are in; differs from ``format`` only for AMR in an MP4-family file (3GP)
+    container: AudioFormat
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,15 +83,15 @@ def _measure(container: Any, path: str, sniffed: Sniffed, time_limit: float) -> 
     if sniffed.format is AudioFormat.M4A and any(_is_real_video(s) for s in container.streams.video):
         raise UnsupportedAudio("MP4 video with a picture track: send an audio-only file (M4A) instead.")
     stream = container.streams.audio[0]
-    decoder, rate = decoder_for(stream, sniffed)
+    decoder, rate = decoder_for(stream, path, sniffed.format)
+    reported = _reported_format(sniffed.format, decoder)
+    label = info.label if reported is sniffed.format else f"{FORMATS[reported].label} in {label}"
     channels = stream.codec_context.channels
     if not rate or not channels:
-        raise UnsupportedAudio(
-            f"The {info.label} file declares {rate} Hz and {channels} channel(s); it cannot be played."
-        )
-    decoded = _decode_all(container, stream, decoder, rate, info.label, time_limit)
+        raise UnsupportedAudio(f"The {label} file declares {rate} Hz and {channels} channel(s); it cannot be played.")
+    decoded = _decode_all(container, stream, decoder, rate, label, time_limit)
     if decoded == 0:
-        raise UnsupportedAudio(f"The {info.label} file contains no decodable audio.")
+        raise UnsupportedAudio(f"The {label} file contains no decodable audio.")
     declared = declared_samples(path, sniffed.format)
     header = declared or _header_samples(container, stream, rate)
     header_ms = samples_to_ms(header, rate) if header else None
@@ -97,15 +99,15 @@ def _measure(container: Any, path: str, sniffed: Sniffed, time_limit: float) -> 
     if (info.exact_header or sniffed.variant == "xing" or declared) and header:
         if decoded < MIN_DECODED_SHARE * header:
             raise UnsupportedAudio(
-                f"{info.label} truncated: header says {header_ms} ms, {samples_to_ms(decoded, rate)} ms decodable."
+                f"{label} truncated: header says {header_ms} ms, {samples_to_ms(decoded, rate)} ms decodable."
             )
         # A sample-exact header that agrees with the decode to within one codec frame states the
         # length without the encoder's end padding (MP4 edit lists, LAME's gapless info).
         if abs(decoded - header) <= max(decoder.frame_size or 0, _FRAME_SLACK):
             samples = header
     return AudioInfo(
-        format=sniffed.format,
-        mime_type=info.mime_type,
+        format=reported,
+        mime_type=FORMATS[reported].mime_type,
         codec=decoder.name,
         sample_rate=rate,
         channels=channels,
@@ -113,7 +115,14 @@ def _measure(container: Any, path: str, sniffed: Sniffed, time_limit: float) -> 
         duration_ms=samples_to_ms(samples, rate),
         header_duration_ms=header_ms,
         description=sniffed.description,
+        container=sniffed.format,
     )
+
+
+def _reported_format(container: AudioFormat, decoder: Any) -> AudioFormat:
+    """AMR in an MP4-family file (3GP, as MMS and Android recorders store it) is reported as AMR:
+    "M4A" means AAC to every client, and the contract has no 3GP format. AMR in CAF stays CAF."""
+    return AudioFormat.AMR if container is AudioFormat.M4A and is_amr(decoder) else container
 
 
 def _decode_all(container: Any, stream: Any, decoder: Any, rate: int, label: str, time_limit: float) -> int:

@@ -23,7 +23,7 @@ import av.error
 import numpy as np
 from av.audio.resampler import AudioResampler
 
-from voicememo.audio.caf import OPUS_RATE, CafOpusWriter, read_caf
+from voicememo.audio.caf import OPUS_RATE, CafError, CafOpusWriter, read_caf
 from voicememo.audio.decode import iter_frames
 from voicememo.audio.opus_encode import OpusEncoding
 from voicememo.audio.probe import probe_file, samples_to_ms
@@ -244,7 +244,10 @@ def _verify_caf(
     packets, mono Opus, and the pakt's trim must leave the source length within one packet."""
     if check.error:
         raise RenditionFailed(f"The rendition does not decode ({check.error}); it was not sent.")
-    info = read_caf(Path(path).read_bytes())
+    try:
+        info = read_caf(Path(path).read_bytes())
+    except CafError as exc:
+        raise RenditionFailed(f"The rendition's CAF container is malformed ({exc}); it was not sent.") from exc
     try:
         with av.open(str(path), format="caf") as container:
             stream = container.streams.audio[0]

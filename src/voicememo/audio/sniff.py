@@ -82,15 +82,15 @@ def _by_magic(b: bytes) -> Sniffed | None:
 
 
 def _skip_id3(fh: BinaryIO, head: bytes) -> int:
-    """Offset just past any ID3v2 tags (several may follow each other)."""
+    """Offset just past any ID3v2 tags (several may follow each other). A tag header beyond the
+    head is read where it is: a tag may claim 256 MB in a file of 30 bytes."""
     offset = 0
     while True:
-        if offset + 10 > len(head) and offset != 0:
-            fh.seek(offset)
-            head = fh.read(10)
-            block = head
-        else:
+        if offset + 10 <= len(head):
             block = head[offset : offset + 10]
+        else:
+            fh.seek(offset)
+            block = fh.read(10)
         if len(block) < 10 or block[:3] != b"ID3" or block[3] == 0xFF or block[4] == 0xFF:
             return offset
         size_bytes = block[6:10]
@@ -99,9 +99,6 @@ def _skip_id3(fh: BinaryIO, head: bytes) -> int:
         size = (size_bytes[0] << 21) | (size_bytes[1] << 14) | (size_bytes[2] << 7) | size_bytes[3]
         footer = 10 if block[5] & 0x10 else 0
         offset += 10 + size + footer
-        if offset + 10 > len(head):
-            fh.seek(offset)
-            head = b"\x00" * offset + fh.read(10)
 
 
 def _skip_zeros(b: bytes) -> int:

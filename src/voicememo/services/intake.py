@@ -54,7 +54,7 @@ async def check_and_store(
 ) -> Intake:
     """Probe ``path`` (consumed) and move it into the blob store; raises the user's 4xx on bad audio."""
     info = await ctx.audio.probe(path)
-    if declared is not None and _family(declared) != _family(info.format):
+    if declared is not None and _family(declared) not in (_family(info.format), _family(info.container)):
         raise ContentTypeMismatch(
             f"The declared content type is {FORMATS[declared].mime_type} ({FORMATS[declared].label}) "
             f"but the bytes are {FORMATS[info.format].label} audio ({info.mime_type}); "
@@ -66,5 +66,6 @@ async def check_and_store(
 
 
 def _family(fmt: AudioFormat) -> AudioFormat:
-    """``audio/mp4`` is an accepted name for M4A, and AAC may arrive as ADTS or in MP4."""
+    """``audio/mp4`` is an accepted name for M4A, and AAC may arrive as ADTS or in MP4.
+    AMR in an MP4 file may be declared by its codec (``audio/amr``, ``audio/3gpp``) or its container."""
     return AudioFormat.M4A if fmt is AudioFormat.AAC else fmt
