@@ -8,9 +8,10 @@ from fastapi import APIRouter, Body, Query
 
 from voicememo.api import schemas as s
 from voicememo.api.deps import ContainerDep, CurrentPartner, PresenterDep
+from voicememo.api.guard import GuardedRoute
 from voicememo.api.trace import current_trace_id
 
-router = APIRouter(tags=["chats"])
+router = APIRouter(tags=["chats"], route_class=GuardedRoute)
 
 
 @router.post("/chats", status_code=201, response_model=s.ChatCreateResponse, operation_id="chats_create")

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
 from voicememo.api.deps import ContainerDep
+from voicememo.api.guard import GuardedRoute
 from voicememo.errors import AttachmentNotFound, NotFound, PayloadTooLarge
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 ERROR_DOCS = {
     1001: "A required field is missing.",
