@@ -174,3 +174,23 @@ def test_uploads_and_provider_hooks_keep_their_own_limits(small_cap: Server, cor
         headers={"Content-Type": "application/json"},
     )
     assert hook.status_code == 404  # read in full (its own 1 MB cap), then refused for the token
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PATCH", "/v3/chats", {"GET", "POST"}),
+        ("PUT", "/api/partner/v3/chats", {"GET", "POST"}),
+        ("PATCH", "/v3/webhook-subscriptions/x", {"GET", "PUT", "DELETE"}),
+        ("GET", "/v3/chats/x/participants", {"POST", "DELETE"}),
+        ("GET", "/uploads/x", {"PUT"}),
+        ("POST", "/media/a/b.mp3", {"GET", "HEAD"}),
+    ],
+)
+def test_405_names_every_method_the_path_accepts(server: Server, method: str, path: str, allow: set[str]) -> None:
+    response = httpx.request(method, server.base_url + path)
+    assert response.status_code == 405
+    assert set(response.headers["allow"].split(", ")) == allow
+    body = response.json()
+    assert body["success"] is False and body["error"]["status"] == 405 and body["trace_id"]
+    assert method in body["error"]["message"] and ", ".join(sorted(allow)) in body["error"]["message"]
