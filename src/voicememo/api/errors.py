@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Scope
@@ -116,6 +117,13 @@ def install(app: FastAPI, doc_base: str) -> None:
             mapped = BadRequest(str(exc.detail))
             mapped.status = exc.status_code
         return error_response(mapped, doc_base, headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, _exc: ClientDisconnect) -> Response:
+        # The client hung up before its body was complete (a cut upload, a killed script): not our fault,
+        # nothing to trace back. Whatever was being read is abandoned; the response reaches no one.
+        log.info("client_disconnected", action="abandoned", method=request.method, path=request.url.path)
+        return error_response(BadRequest("The connection closed before the request body was complete."), doc_base)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:

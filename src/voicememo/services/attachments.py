@@ -151,7 +151,8 @@ class AttachmentService:
         try:
             claims = self._signer.loads(token, max_age=self.ctx.settings.upload_url_ttl_seconds)
         except SignatureExpired as exc:
-            raise Forbidden("This upload URL has expired (they last 15 minutes); create a new attachment.") from exc
+            ttl = _duration(self.ctx.settings.upload_url_ttl_seconds)
+            raise Forbidden(f"This upload URL has expired (they last {ttl}); create a new attachment.") from exc
         except BadSignature as exc:
             raise Forbidden("This upload URL's signature is not valid; use the upload_url exactly as given.") from exc
         if not isinstance(claims, dict) or claims.get("a") != attachment_id:
@@ -185,3 +186,10 @@ class AttachmentService:
         if attachment is None or attachment.status is not AttachmentStatus.COMPLETE or not attachment.blob_key:
             raise AttachmentNotFound()
         return attachment
+
+
+def _duration(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    if rest or not minutes:
+        return f"{seconds} seconds"
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
