@@ -27,8 +27,8 @@ async def list_chats(
     partner: CurrentPartner,
     c: ContainerDep,
     p: PresenterDep,
-    from_: Annotated[str | None, Query(alias="from")] = None,
-    to: str | None = None,
+    from_: Annotated[str | None, Query(alias="from", json_schema_extra={"pattern": s.E164_PATTERN})] = None,
+    to: Annotated[str | None, Query(json_schema_extra={"pattern": s.HANDLE_PATTERN})] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> s.ChatListResponse:
