@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     fetch_total_timeout: float = Field(default=15.0, gt=0)
     fetch_max_redirects: int = Field(default=3, ge=0, le=10)
 
+    #: every JSON request body, read before it is parsed (uploads and provider hooks have their own limits)
+    json_body_max_bytes: int = Field(default=1 * MB, ge=1024)
     upload_max_bytes: int = Field(default=100 * MB, ge=1)
     upload_url_ttl_seconds: int = Field(default=15 * 60, ge=10)
     #: audio checks run in a process pool of this many workers

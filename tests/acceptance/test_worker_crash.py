@@ -141,6 +141,6 @@ def test_killed_worker_loses_and_doubles_nothing(tmp_path: Path, corpus: dict[st
             await c.aclose()
 
     states = asyncio.run(job_states())
-    # nothing lost, nothing dead; what still waits is the later poll of the memo and the next health check
+    # nothing lost, nothing dead; what still waits: the later poll of the memo, the next health check and sweep
     assert {st for _k, st in states} <= {"done", "queued"}, states
-    assert {k for k, st in states if st == "queued"} <= {"reconcile", "line_health"}, states
+    assert {k for k, st in states if st == "queued"} <= {"reconcile", "line_health", "debris_sweep"}, states

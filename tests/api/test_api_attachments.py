@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import struct
+from collections.abc import Iterator
 
 import httpx
 import linq
@@ -10,7 +12,8 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from audiogen import Made
-from conftest import Server, Tenant
+from conftest import Server, Tenant, running_server
+from logwatch import watched_logs
 
 
 def error_of(call: object) -> linq.APIStatusError:
@@ -110,19 +113,55 @@ def test_url_is_bound_to_its_attachment(tenant: Tenant, corpus: dict[str, Made])
     assert put.status_code == 403 and "different attachment" in put.json()["error"]["message"]
 
 
-def test_expired_upload_url(server: Server, tenant: Tenant, corpus: dict[str, Made]) -> None:
+@pytest.fixture(scope="module")
+def short_ttl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A 2-minute upload TTL, and a data dir of its own: no memo renders in its temp dir meanwhile."""
+    with running_server(tmp_path_factory.mktemp("short-ttl"), upload_url_ttl_seconds=120) as s:
+        yield s
+
+
+@pytest.mark.parametrize(("which", "ttl_text"), [("server", "15 minutes"), ("short_ttl", "2 minutes")])
+def test_expired_upload_url(request: pytest.FixtureRequest, corpus: dict[str, Made], which: str, ttl_text: str) -> None:
+    server: Server = request.getfixturevalue(which)
+    made = server.new_partner()
     data = corpus["wav-u8"].path.read_bytes()
-    slot = _slot(tenant, data)
+    slot = server.client(made.api_key.secret).attachments.create(
+        filename="a.wav", content_type="audio/wav", size_bytes=len(data)
+    )
 
     class PastSigner(TimestampSigner):
         def get_timestamp(self) -> int:
-            return super().get_timestamp() - 16 * 60
+            return super().get_timestamp() - server.settings.upload_url_ttl_seconds - 60
 
     signer = URLSafeTimedSerializer(server.settings.signing_key(), salt="voicememo.upload", signer=PastSigner)
-    claims = {"a": slot.attachment_id, "p": tenant.partner.partner.id, "s": len(data), "t": "audio/wav"}
+    claims = {"a": slot.attachment_id, "p": made.partner.id, "s": len(data), "t": "audio/wav"}
     url = slot.upload_url.split("?", 1)[0] + "?token=" + signer.dumps(claims)
     put = httpx.put(url, content=data, headers=slot.required_headers)
-    assert put.status_code == 403 and "expired" in put.json()["error"]["message"]
+    message = put.json()["error"]["message"]
+    assert put.status_code == 403 and "expired" in message and f"they last {ttl_text}" in message
+
+
+def test_a_client_that_hangs_up_mid_upload(short_ttl: Server, corpus: dict[str, Made]) -> None:
+    server = short_ttl
+    made = server.new_partner()
+    tenant = Tenant(made, server.client(made.api_key.secret))
+    data = corpus["wav-u8"].path.read_bytes()
+    slot = _slot(tenant, data)
+    url = httpx.URL(slot.upload_url)
+    head = (
+        f"PUT {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
+        f"Content-Type: audio/wav\r\nContent-Length: {len(data)}\r\n\r\n"
+    )
+    with watched_logs() as logs:
+        with socket.create_connection((url.host, url.port)) as sock:
+            sock.sendall(head.encode() + data[: len(data) // 2])
+        gone = logs.wait_for("client_disconnected")
+    assert gone["level"] == "info" and gone["path"] == url.path and gone["method"] == "PUT"
+    assert "exc_info" not in gone and not logs.named("unexpected_error")  # not an error, no traceback
+    assert tenant.client.attachments.retrieve(slot.attachment_id).status == "pending"
+    assert not list(server.settings.tmp_dir.glob("*.part"))  # the half-written temp file is gone
+    again = httpx.put(slot.upload_url, content=data, headers=slot.required_headers)  # still re-uploadable
+    assert again.status_code == 200 and tenant.client.attachments.retrieve(slot.attachment_id).status == "complete"
 
 
 def test_declared_type_must_match_the_bytes(tenant: Tenant, corpus: dict[str, Made]) -> None:

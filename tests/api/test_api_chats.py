@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import linq
 import pytest
 from helpers import new_chat, new_handle
@@ -123,6 +125,25 @@ def test_messages_list_pages(tenant: Tenant) -> None:
     page = tenant.client.chats.messages.list(chat_id, limit=2)
     assert len(page.messages) == 2 and page.next_cursor
     assert len(list(tenant.client.chats.messages.list(chat_id, limit=2))) == 3
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"2024-01-01T00:00:00|00000000-0000-4000-8000-000000000000",  # no offset: used to crash the DB bind (500)
+        b"0001-01-01T00:00:00+01:00|00000000-0000-4000-8000-000000000000",  # out of range once in UTC
+        b"2024-01-01T00:00:00+00:00|x",
+    ],
+)
+def test_crafted_cursors_are_400_on_every_list(tenant: Tenant, payload: bytes) -> None:
+    cursor = base64.urlsafe_b64encode(payload).decode()
+    chat_id = new_chat(tenant.client, tenant.line)
+    for call in (
+        lambda: tenant.client.chats.list_chats(cursor=cursor),
+        lambda: tenant.client.chats.messages.list(chat_id, cursor=cursor),
+    ):
+        err = error_of(call)
+        assert (err.status_code, err.code) == (400, 1005) and "cursor is not valid" in err.message
 
 
 def test_served_under_api_partner_prefix_too(server: Server, tenant: Tenant) -> None:

@@ -91,3 +91,19 @@ def test_a_claim_whose_request_cannot_be_running_is_taken_over(
     again = post(server, tenant, key, body)
     assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
     assert again.json()["chat"]["id"] == first.json()["chat"]["id"]
+
+
+def test_a_keyed_request_cut_short_does_not_run_or_hold_its_key(server: Server, tenant: Tenant) -> None:
+    body = chat_request(tenant)
+    head = (
+        f"POST /v3/chats HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {tenant.partner.api_key.secret}\r\n"
+        f"Idempotency-Key: cut-short\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head.encode() + body[: len(body) // 2])
+        conn.shutdown(socket.SHUT_WR)  # the client hangs up half-way through its body
+        assert conn.recv(1024) == b""  # no answer for half a request
+    whole = post(server, tenant, "cut-short", body)
+    assert whole.status_code == 201, whole.text
+    assert "idempotent-replayed" not in whole.headers

@@ -181,6 +181,46 @@ def test_openapi_describes_what_we_serve(server: Server) -> None:
         assert path in spec["paths"], path
 
 
+def test_subscribed_events_may_not_be_empty_on_create_or_update(tenant: Tenant) -> None:
+    subs = tenant.client.webhook_subscriptions
+    refused = error_of(lambda: subs.create(target_url="https://hooks.example.com/h", subscribed_events=[]))
+    sub = subs.create(target_url="https://hooks.example.com/h", subscribed_events=["message.sent"])
+    emptied = error_of(lambda: subs.update(sub.id, subscribed_events=[]))  # was stored: a subscription to nothing
+    for err in (refused, emptied):
+        assert (err.status_code, err.code) == (400, 1005) and "at least one of" in err.message
+    assert subs.retrieve(sub.id).subscribed_events == ["message.sent"]
+
+
+def test_openapi_marks_what_the_server_refuses(server: Server) -> None:
+    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+
+    def field(model: str, name: str) -> dict[str, object]:
+        prop: dict[str, object] = schemas[model]["properties"][name]
+        branches = prop.get("anyOf", [prop])
+        assert isinstance(branches, list)
+        return next(b for b in branches if b.get("type") != "null")  # optional fields: the given value
+
+    for model in ("WebhookSubscriptionCreateParams", "WebhookSubscriptionUpdateParams"):
+        assert field(model, "subscribed_events")["minItems"] == 1  # the server refuses [] on both
+        assert field(model, "target_url")["pattern"] == "^https?://[^/?#@\\s]+"
+    assert field("ChatCreateParams", "to")["minItems"] == 1
+    parts = schemas["ChatCreateParams"]["properties"]["message"]["properties"]["parts"]
+    assert parts["minItems"] == 1 and parts["items"]["oneOf"][0]["properties"]["value"]["minLength"] == 1
+    assert field("ChatSendVoicememoParams", "attachment_id")["minLength"] == 1
+    assert field("AttachmentCreateParams", "filename")["minLength"] == 1
+    assert "audio/mpeg" in field("AttachmentCreateParams", "content_type")["enum"]  # type: ignore[operator]
+    assert field("AttachmentCreateParams", "size_bytes")["minimum"] == 1
+    assert field("ParticipantParams", "handle")["pattern"]
+    assert field("ChatCreateParams", "override_optout") == {"type": "boolean"}  # 0 and "yes" are refused
+    upload = spec["paths"]["/uploads/{attachment_id}"]["put"]
+    assert "signature" in upload["responses"]["403"]["description"]
+    assert upload["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/UploadOut"
+    }
+    assert upload["requestBody"]["required"] is True
+
+
 def test_health(server: Server) -> None:
     body = httpx.get(f"{server.base_url}/healthz").json()
     assert body["status"] == "ok"

@@ -36,6 +36,7 @@ def outcome(body: bytes) -> list[ReceiptEvent] | str:
         return str(exc)
     for event in events:
         assert event.provider_message_id and isinstance(event.provider_message_id, str)
+        event.provider_message_id.encode()  # well-formed text: the database can bind it
         assert 2001 <= event.at.year <= 2200
     return events
 
@@ -60,3 +61,10 @@ def test_hostile_numbers_are_not_dates() -> None:
     assert from_ms(1_700_000_000_000) is not None
     nested = b'{"type":"updated-message","data":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     assert isinstance(outcome(nested), str | list)
+
+
+def test_lone_surrogates_are_not_text() -> None:
+    # valid JSON that Python decodes to a lone surrogate; binding it in the lookup was a 500
+    for guid in (rb'"g\ud800"', rb'"\udfff"'):
+        body = b'{"type":"updated-message","data":{"guid":' + guid + b',"dateDelivered":1700000000000}}'
+        assert "surrogate" in outcome(body)

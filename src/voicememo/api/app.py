@@ -10,8 +10,8 @@ from fastapi import APIRouter, FastAPI
 
 from voicememo import __version__
 from voicememo.api import errors
-from voicememo.api.guard import GuardMiddleware
 from voicememo.api.idempotency import IdempotencyMiddleware
+from voicememo.api.last_resort import LastResortMiddleware
 from voicememo.api.routes import attachments, capability, chats, messages, public, webhooks
 from voicememo.api.schemas import ErrorResponse
 from voicememo.api.trace import TraceMiddleware
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(public.router)
     errors.install(app, the_container.settings.public_base_url)
     # innermost: an exception no handler maps becomes a 500 response the other middlewares can see
-    app.add_middleware(GuardMiddleware, doc_base=the_container.settings.public_base_url)
+    app.add_middleware(LastResortMiddleware, doc_base=the_container.settings.public_base_url)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(TraceMiddleware)  # added last = outermost: every response carries the trace id
     return app

@@ -9,7 +9,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Scope
 
 from voicememo.api.trace import current_trace_id
 from voicememo.errors import (
@@ -26,6 +29,7 @@ from voicememo.errors import (
 log = structlog.get_logger("voicememo.api")
 
 _TYPE_ERRORS = ("_type", "_parsing")
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 def error_body(exc: VoicememoError, trace_id: str, doc_base: str) -> dict[str, Any]:
@@ -40,9 +44,9 @@ def error_body(exc: VoicememoError, trace_id: str, doc_base: str) -> dict[str, A
     return {"success": False, "error": error, "trace_id": trace_id}
 
 
-def error_response(exc: VoicememoError, doc_base: str) -> Response:
+def error_response(exc: VoicememoError, doc_base: str, headers: dict[str, str] | None = None) -> Response:
     trace_id = current_trace_id()
-    headers = {"X-Trace-ID": trace_id}
+    headers = {**(headers or {}), "X-Trace-ID": trace_id}
     if exc.should_retry is not None:
         headers["x-should-retry"] = "true" if exc.should_retry else "false"
     if isinstance(exc, RateLimited):
@@ -75,6 +79,19 @@ def _field_name(loc: list[str]) -> str:
     return name
 
 
+def allowed_methods(app: ASGIApp, scope: Scope) -> list[str]:
+    """Every method some route takes on this path. Starlette's 405 names only the first route's, and
+    a path such as /v3/chats is two routes (GET and POST)."""
+    router = getattr(app, "router", None)
+    routes: list[BaseRoute] = list(getattr(router, "routes", []))
+    where = {"type": "http", "path": scope["path"], "root_path": scope.get("root_path", ""), "headers": []}
+
+    def takes(method: str) -> bool:  # a fresh scope per probe: matching may write into it
+        return any(route.matches({**where, "method": method})[0] is Match.FULL for route in routes)
+
+    return [method for method in _METHODS if takes(method)]
+
+
 def install(app: FastAPI, doc_base: str) -> None:
     @app.exception_handler(VoicememoError)
     async def _ours(_request: Request, exc: VoicememoError) -> Response:
@@ -87,16 +104,26 @@ def install(app: FastAPI, doc_base: str) -> None:
         return error_response(from_validation(exc), doc_base)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = None
         if exc.status_code == 404:
             mapped: VoicememoError = NotFound("No such endpoint.")
         elif exc.status_code == 405:
-            mapped = BadRequest("This method is not allowed on this endpoint.")
+            allowed = allowed_methods(request.app, request.scope)
+            mapped = BadRequest(f"{request.method} is not allowed here; this path accepts {', '.join(allowed)}.")
             mapped.status = 405
+            headers = {"Allow": ", ".join(allowed)}
         else:
             mapped = BadRequest(str(exc.detail))
             mapped.status = exc.status_code
-        return error_response(mapped, doc_base)
+        return error_response(mapped, doc_base, headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, _exc: ClientDisconnect) -> Response:
+        # The client hung up before its body was complete (a cut upload, a killed script): not our fault,
+        # nothing to trace back. Whatever was being read is abandoned; the response reaches no one.
+        log.info("client_disconnected", action="abandoned", method=request.method, path=request.url.path)
+        return error_response(BadRequest("The connection closed before the request body was complete."), doc_base)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicememo import failpoints
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from voicememo.container import Container
 
 WINDOW = timedelta(hours=24)
-MAX_BODY = 1024 * 1024
 _NOT_STORED = {401, 409, 429}
 log = structlog.get_logger(__name__)
 
@@ -63,9 +63,15 @@ class IdempotencyMiddleware:
                 scope, receive, send
             )
             return
-        body = await _read_body(receive)
+        limit = container.settings.json_body_max_bytes
+        try:
+            body = await _read_body(receive, limit)
+        except ClientDisconnect:
+            log.info("client_disconnected", action="abandoned", method="POST", path=scope["path"])
+            return  # a cut body must not run (nor be stored as this key's answer)
         if body is None:
-            await error_response(PayloadTooLarge("Request body too large."), doc_base)(scope, receive, send)
+            error = PayloadTooLarge(f"The request body is larger than {limit:,} bytes, the limit for JSON bodies.")
+            await error_response(error, doc_base)(scope, receive, send)
             return
         auth = _header(scope, b"authorization") or ""
         claim = Claim(hashlib.sha256(auth.encode()).hexdigest(), key, str(self.me))
@@ -220,16 +226,17 @@ async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-async def _read_body(receive: Receive) -> bytes | None:
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None past ``limit``; raises ClientDisconnect when the client hangs up first."""
     parts: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(parts)
+            raise ClientDisconnect()
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
             return None
         parts.append(chunk)
         if not message.get("more_body", False):

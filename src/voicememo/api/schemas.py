@@ -6,10 +6,14 @@ Requests ignore unknown fields (older clients send a stray ``from`` to the memo 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from voicememo.services.attachments import AUDIO_CONTENT_TYPES
+from voicememo.services.webhooks import EVENTS
 
 ServiceName = Literal["iMessage", "SMS", "RCS"]
 DeliveryStatusName = Literal["pending", "queued", "sent", "delivered", "read", "failed", "received"]
@@ -26,34 +30,113 @@ class _Out(BaseModel):
 # ---- requests -------------------------------------------------------------------------------
 
 
-class ChatCreateParams(_In):
-    from_: str = Field(alias="from", description="One of your lines, E.164.")
-    to: list[str] = Field(description="1 to 31 handles: E.164 numbers or e-mail addresses.")
-    message: dict[str, Any] = Field(description="{parts: [{type: text, value} | {type: media, url | attachment_id}]}")
-    override_optout: bool | None = None
-
-
-class ChatSendVoicememoParams(_In):
-    voice_memo_url: str | None = Field(default=None, description="A public HTTPS URL of the audio (≤ 10 MB).")
-    attachment_id: str | None = Field(default=None, description="A completed pre-upload (≤ 100 MB).")
-    override_optout: bool | None = None
-
-
-class ParticipantParams(_In):
-    handle: str
-
-
-class AttachmentCreateParams(_In):
-    filename: str = Field(min_length=1, max_length=255)
-    content_type: str
-    size_bytes: int
-
-
 E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+#: HTTPS (plain HTTP only on a server configured for its LAN); the service says what else is wrong
+URL_PATTERN = r"^https?://[^/?#@\s]+"
 _ADDR = r"[^@\s\u0000-\u001f\u007f-\u009f]"
 HANDLE_PATTERN = (
     rf"^(\+[1-9][0-9]{{1,14}}|{_ADDR}{{1,64}}@{_ADDR}{{1,255}}\.[^@\s.\u0000-\u001f\u007f-\u009f]{{2,63}})$"
 )
+
+# The documented shape of ``message`` in POST /v3/chats. The service checks it (and says which part is
+# wrong, with the contract's codes: 1001 for a missing part or empty text); this tells clients up front.
+MESSAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["parts"],
+    "properties": {
+        "parts": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 100,
+            "items": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "required": ["type", "value"],
+                        "properties": {
+                            "type": {"const": "text"},
+                            "value": {"type": "string", "minLength": 1, "pattern": r"\S"},
+                        },
+                    },
+                    {
+                        "type": "object",
+                        "required": ["type", "attachment_id"],
+                        "properties": {
+                            "type": {"const": "media"},
+                            "attachment_id": {"type": "string", "minLength": 1},
+                        },
+                    },
+                ]
+            },
+        },
+        "idempotency_key": {"type": "string"},
+    },
+    "examples": [{"parts": [{"type": "text", "value": "Hello!"}]}],
+}
+
+
+def when_given(constraints: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    """``json_schema_extra`` for an optional field: the constraints go on its non-null branch."""
+
+    def apply(schema: dict[str, Any]) -> None:
+        for branch in schema.get("anyOf", [schema]):
+            if branch.get("type") != "null":
+                branch.update(constraints)
+
+    return apply
+
+
+class ChatCreateParams(_In):
+    from_: str = Field(
+        alias="from",
+        description="One of your lines, E.164.",
+        json_schema_extra={"pattern": E164_PATTERN, "examples": ["+15550100001"]},
+    )
+    to: list[str] = Field(
+        description="1 to 31 handles: E.164 numbers or e-mail addresses.",
+        json_schema_extra={
+            "minItems": 1,
+            "maxItems": 31,
+            "items": {"type": "string", "pattern": HANDLE_PATTERN},
+            "examples": [["+15557654320"]],
+        },
+    )
+    message: dict[str, Any] = Field(
+        description="{parts: [{type: text, value} | {type: media, attachment_id}]}",
+        json_schema_extra=MESSAGE_SCHEMA,
+    )
+    override_optout: StrictBool | None = None
+
+
+class ChatSendVoicememoParams(_In):
+    voice_memo_url: str | None = Field(
+        default=None,
+        description="A public HTTPS URL of the audio (≤ 10 MB). Exactly one of voice_memo_url and attachment_id.",
+        json_schema_extra=when_given({"pattern": URL_PATTERN}),
+    )
+    attachment_id: str | None = Field(
+        default=None, description="A completed pre-upload (≤ 100 MB).", json_schema_extra=when_given({"minLength": 1})
+    )
+    override_optout: StrictBool | None = None
+
+
+class ParticipantParams(_In):
+    handle: str = Field(json_schema_extra={"pattern": HANDLE_PATTERN, "examples": ["+15557654322"]})
+
+
+_AUDIO_TYPES: dict[str, Any] = {"enum": AUDIO_CONTENT_TYPES}
+
+
+class AttachmentCreateParams(_In):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(
+        description="The audio's MIME type; sent back as the Content-Type the upload must carry.",
+        json_schema_extra=_AUDIO_TYPES,
+    )
+    size_bytes: int = Field(
+        description="The exact size of the file; at most 104857600 (100 MB) by default, else 413.",
+        json_schema_extra={"minimum": 1},
+    )
 
 
 class CapabilityCheckParams(_In):
@@ -77,17 +160,34 @@ class CapabilityCheckRcsParams(CapabilityCheckParams):
     )
 
 
+_EVENTS_SCHEMA: dict[str, Any] = {
+    "minItems": 1,
+    "items": {"type": "string", "enum": list(EVENTS)},
+    "examples": [["message.sent", "message.failed"]],
+}
+_TARGET_URL: dict[str, Any] = {"pattern": URL_PATTERN, "examples": ["https://hooks.example.com/voicememo"]}
+_LINES: dict[str, Any] = {"items": {"type": "string", "pattern": E164_PATTERN}}
+
+
 class WebhookSubscriptionCreateParams(_In):
-    target_url: str
-    subscribed_events: list[str]
-    phone_numbers: list[str] | None = None
+    target_url: str = Field(description="An HTTPS URL on a public host.", json_schema_extra=_TARGET_URL)
+    subscribed_events: list[str] = Field(description="One or more events.", json_schema_extra=_EVENTS_SCHEMA)
+    phone_numbers: list[str] | None = Field(
+        default=None,
+        description="Only events of these lines of yours; all when absent.",
+        json_schema_extra=when_given(_LINES),
+    )
 
 
 class WebhookSubscriptionUpdateParams(_In):
-    target_url: str | None = None
-    subscribed_events: list[str] | None = None
-    phone_numbers: list[str] | None = None
-    is_active: bool | None = None
+    target_url: str | None = Field(default=None, json_schema_extra=when_given(_TARGET_URL))
+    subscribed_events: list[str] | None = Field(
+        default=None,
+        description="One or more events; replaces the list.",
+        json_schema_extra=when_given(_EVENTS_SCHEMA),
+    )
+    phone_numbers: list[str] | None = Field(default=None, json_schema_extra=when_given(_LINES))
+    is_active: StrictBool | None = None
 
 
 # ---- responses ------------------------------------------------------------------------------
@@ -270,6 +370,13 @@ class AttachmentCreateResponse(_Out):
     http_method: Literal["PUT"] = "PUT"
     expires_at: datetime
     required_headers: dict[str, str]
+
+
+class UploadOut(_Out):
+    attachment_id: str
+    status: Literal["pending", "complete", "failed"]
+    size_bytes: int
+    duration_ms: int | None
 
 
 class AttachmentOut(_Out):

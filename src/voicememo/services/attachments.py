@@ -190,9 +190,8 @@ class AttachmentService:
         return claims
 
     def _expired_message(self) -> str:
-        ttl = self.ctx.settings.upload_url_ttl_seconds
-        span = f"{ttl // 60} minutes" if ttl % 60 == 0 else f"{ttl} seconds"
-        return f"This upload URL has expired (they last {span}); create a new attachment."
+        ttl = _duration(self.ctx.settings.upload_url_ttl_seconds)
+        return f"This upload URL has expired (they last {ttl}); create a new attachment."
 
     async def get(self, partner_id: str, attachment_id: str) -> Attachment:
         async with self.ctx.db.read() as s:
@@ -221,3 +220,10 @@ class AttachmentService:
         if attachment is None or attachment.status is not AttachmentStatus.COMPLETE or not attachment.blob_key:
             raise AttachmentNotFound()
         return attachment
+
+
+def _duration(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    if rest or not minutes:
+        return f"{seconds} seconds"
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"

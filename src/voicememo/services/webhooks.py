@@ -35,7 +35,7 @@ class WebhookService:
     ) -> WebhookSubscription:
         if not target_url:
             raise MissingField("target_url is required.")
-        if not events:
+        if events is None:
             raise MissingField(f"subscribed_events is required: one or more of {', '.join(EVENTS)}.")
         now = self.ctx.clock()
         sub = WebhookSubscription(
@@ -116,8 +116,11 @@ class WebhookService:
         return url
 
     def _check_events(self, events: list[str]) -> tuple[str, ...]:
+        """The same rule on create and update: a subscription to nothing is refused, never stored."""
         if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
             raise InvalidParameter("subscribed_events must be a list of event names.")
+        if not events:
+            raise InvalidParameter(f"subscribed_events must name at least one of {', '.join(EVENTS)}.")
         unknown = [e for e in events if e not in EVENTS]
         if unknown:
             raise InvalidParameter(f"Unsupported event(s) {', '.join(unknown)}; this server emits {', '.join(EVENTS)}.")

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Response
 
 from voicememo.api import schemas as s
 from voicememo.api.deps import ContainerDep, CurrentPartner, PresenterDep
+from voicememo.api.guard import GuardedRoute
 
-router = APIRouter(tags=["attachments"])
+router = APIRouter(tags=["attachments"], route_class=GuardedRoute)
 
 
 @router.post("/attachments", response_model=s.AttachmentCreateResponse, operation_id="attachments_create")

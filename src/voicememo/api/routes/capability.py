@@ -6,9 +6,10 @@ from fastapi import APIRouter
 
 from voicememo.api import schemas as s
 from voicememo.api.deps import ContainerDep, CurrentPartner, PresenterDep
+from voicememo.api.guard import GuardedRoute
 from voicememo.domain.models import Service
 
-router = APIRouter(tags=["capability"])
+router = APIRouter(tags=["capability"], route_class=GuardedRoute)
 
 
 @router.post(

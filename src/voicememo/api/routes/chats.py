@@ -8,9 +8,10 @@ from fastapi import APIRouter, Body, Query
 
 from voicememo.api import schemas as s
 from voicememo.api.deps import ContainerDep, CurrentPartner, PresenterDep
+from voicememo.api.guard import GuardedRoute
 from voicememo.api.trace import current_trace_id
 
-router = APIRouter(tags=["chats"])
+router = APIRouter(tags=["chats"], route_class=GuardedRoute)
 
 
 @router.post("/chats", status_code=201, response_model=s.ChatCreateResponse, operation_id="chats_create")
@@ -26,8 +27,8 @@ async def list_chats(
     partner: CurrentPartner,
     c: ContainerDep,
     p: PresenterDep,
-    from_: Annotated[str | None, Query(alias="from")] = None,
-    to: str | None = None,
+    from_: Annotated[str | None, Query(alias="from", json_schema_extra={"pattern": s.E164_PATTERN})] = None,
+    to: Annotated[str | None, Query(json_schema_extra={"pattern": s.HANDLE_PATTERN})] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> s.ChatListResponse:

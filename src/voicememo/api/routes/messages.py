@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from voicememo.api import schemas as s
 from voicememo.api.deps import ContainerDep, CurrentPartner, PresenterDep
+from voicememo.api.guard import GuardedRoute
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 
 @router.get("/messages/{message_id}", response_model=s.MessageOut, operation_id="messages_retrieve", tags=["messages"])

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 
+from voicememo.api import schemas as s
 from voicememo.api.deps import ContainerDep
+from voicememo.api.guard import GuardedRoute
 from voicememo.errors import AttachmentNotFound, NotFound, PayloadTooLarge
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 ERROR_DOCS = {
     1001: "A required field is missing.",
@@ -35,8 +37,27 @@ ERROR_DOCS = {
 }
 
 
-@router.put("/uploads/{attachment_id}", tags=["uploads"], operation_id="uploads_put")
-async def upload(attachment_id: str, token: Annotated[str, Query()], request: Request, c: ContainerDep) -> JSONResponse:
+@router.put(
+    "/uploads/{attachment_id}",
+    tags=["uploads"],
+    operation_id="uploads_put",
+    response_model=s.UploadOut,
+    responses={
+        403: {
+            "model": s.ErrorResponse,
+            "description": "The upload URL is not valid: a wrong signature, expired, or signed for another attachment.",
+        },
+        413: {"model": s.ErrorResponse, "description": "More bytes than the size_bytes the URL was signed for."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The raw audio, exactly size_bytes long, with the Content-Type of required_headers.",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def upload(attachment_id: str, token: Annotated[str, Query()], request: Request, c: ContainerDep) -> s.UploadOut:
     attachment = await c.attachments.receive_upload(
         attachment_id,
         token,
@@ -44,13 +65,11 @@ async def upload(attachment_id: str, token: Annotated[str, Query()], request: Re
         request.headers.get("content-length"),
         request.stream(),
     )
-    return JSONResponse(
-        {
-            "attachment_id": attachment.id,
-            "status": attachment.status.value,
-            "size_bytes": attachment.size_bytes,
-            "duration_ms": attachment.duration_ms,
-        }
+    return s.UploadOut(
+        attachment_id=attachment.id,
+        status=attachment.status.value,
+        size_bytes=attachment.size_bytes,
+        duration_ms=attachment.duration_ms,
     )
 
 

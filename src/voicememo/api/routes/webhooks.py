@@ -6,8 +6,9 @@ from fastapi import APIRouter, Response
 
 from voicememo.api import schemas as s
 from voicememo.api.deps import ContainerDep, CurrentPartner, PresenterDep
+from voicememo.api.guard import GuardedRoute
 
-router = APIRouter(prefix="/webhook-subscriptions", tags=["webhook_subscriptions"])
+router = APIRouter(prefix="/webhook-subscriptions", tags=["webhook_subscriptions"], route_class=GuardedRoute)
 
 
 @router.post(

@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from voicememo.domain.text import lone_surrogate_at
 from voicememo.senders.base import ReceiptEvent, ReceiptKind
 
 #: the events we ask BlueBubbles to push
@@ -66,6 +67,9 @@ def parse_webhook(body: bytes) -> list[ReceiptEvent]:
         raise ValueError("the body is not JSON") from exc
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise ValueError("expected an object with a string 'type'")
+    where = lone_surrogate_at(event)
+    if where is not None:
+        raise ValueError(f"a string in it ({where}) holds a lone UTF-16 surrogate, which is not valid text")
     data = event.get("data")
     if event["type"] not in EVENTS or not isinstance(data, dict):
         return []  # typing indicators, group changes, …: nothing about our receipts

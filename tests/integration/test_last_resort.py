@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from voicememo.api.guard import GuardMiddleware
+from voicememo.api.last_resort import LastResortMiddleware
 
 
 async def boom(_request: Request) -> PlainTextResponse:
@@ -29,7 +29,7 @@ async def fine(_request: Request) -> PlainTextResponse:
 @pytest.fixture
 def port() -> Iterator[int]:
     app = Starlette(routes=[Route("/boom", boom), Route("/fine", fine)])
-    app.add_middleware(GuardMiddleware, doc_base="http://docs.test")
+    app.add_middleware(LastResortMiddleware, doc_base="http://docs.test")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
