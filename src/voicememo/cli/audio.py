@@ -1,4 +1,7 @@
-"""``voicememo audio probe``: the same check and measurement the server applies."""
+"""``voicememo audio probe``/``convert``: the same check, measurement and rendition the server applies.
+
+The audio code (PyAV, numpy) is imported when a command runs, and nothing of the server.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from voicememo.audio.probe import probe_file
-from voicememo.audio.render import RenditionFailed, render
-from voicememo.errors import UnsupportedAudio
 
 audio_app = typer.Typer(help="Audio tools.", no_args_is_help=True)
 
@@ -25,6 +24,10 @@ def convert(
     threads: Annotated[int, typer.Option(help="Encoder threads for a long memo; 0 = one per CPU (imessage).")] = 0,
 ) -> None:
     """Write the verified rendition the server would send."""
+    from voicememo.audio.probe import probe_file
+    from voicememo.audio.render import RenditionFailed, render
+    from voicememo.errors import UnsupportedAudio
+
     if profile not in ("imessage", "mms"):
         raise typer.BadParameter("profile must be imessage or mms")
     try:
@@ -54,6 +57,9 @@ def probe(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Format, MIME type, codec, sample rate, channels and exact duration — or why the file is refused."""
+    from voicememo.audio.probe import probe_file
+    from voicememo.errors import UnsupportedAudio
+
     failed = False
     for path in files:
         try:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from voicememo.cli.common import JsonOpt, emit, run_admin
-from voicememo.domain.models import Line
-from voicememo.services.lines import LineReport
+
+if TYPE_CHECKING:  # the services load when a command runs (cli/common.py)
+    from voicememo.domain.models import Line
+    from voicememo.services.lines import LineReport
 
 lines_app = typer.Typer(help="Lines: the E.164 numbers a partner sends from, and their senders.", no_args_is_help=True)
 

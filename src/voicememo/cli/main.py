@@ -1,4 +1,8 @@
-"""The ``voicememo`` command: serve, migrate, partners, keys, lines, audio."""
+"""The ``voicememo`` command: serve, migrate, partners, keys, lines, audio.
+
+Only typer and the command modules load here; each command imports what it needs when it
+runs, so `--help` and `audio probe` start in a fraction of the server's import time.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,10 @@ from typing import Annotated, Any
 import typer
 
 from voicememo.cli.audio import audio_app
-from voicememo.cli.common import JsonOpt, emit, run_admin
+from voicememo.cli.common import JsonOpt, emit, migrate_data_dir, run_admin
 from voicememo.cli.doctor import doctor
 from voicememo.cli.lines import lines_app
 from voicememo.cli.ops import sandbox_app, webhooks_app, worker
-from voicememo.settings import Settings
-from voicememo.storage.migrate import upgrade
 
 app = typer.Typer(
     help="voicememo: native iMessage voice memos behind the Linq Partner API v3.",
@@ -34,9 +36,9 @@ app.command("doctor")(doctor)
 @app.command()
 def migrate() -> None:
     """Create or update the database schema."""
-    settings = Settings()
-    settings.ensure_dirs()
-    upgrade(settings.database_url)
+    from voicememo.settings import Settings
+
+    migrate_data_dir(Settings())
     typer.echo("database is up to date")
 
 
@@ -48,6 +50,7 @@ def serve(
 ) -> None:
     """Migrate, then run the API server with its in-process workers."""
     from voicememo.cli.serve import run_server
+    from voicememo.settings import Settings
 
     overrides: dict[str, Any] = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     run_server(Settings(**overrides), dev=dev)

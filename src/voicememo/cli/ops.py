@@ -1,20 +1,16 @@
-"""Operator commands for delivery: `worker`, `sandbox outbox`, `webhooks attempts`."""
+"""Operator commands for delivery: `worker`, `sandbox outbox`, `webhooks attempts`.
+
+Each command imports the server parts it uses when it runs (see cli/common.py).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import signal
 from typing import Annotated
 
 import typer
 
-from voicememo.container import Container
-from voicememo.logs import configure_logging
-from voicememo.senders.sandbox import read_outbox
-from voicememo.settings import Settings
-from voicememo.storage.migrate import upgrade
-from voicememo.storage.repos.webhooks import AttemptRepo
+from voicememo.cli.common import migrate_data_dir
 
 sandbox_app = typer.Typer(help="The sandbox sender.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Webhook deliveries.", no_args_is_help=True)
@@ -25,10 +21,16 @@ def worker(
     concurrency: Annotated[int | None, typer.Option(help="Jobs at once (VOICEMEMO_WORKER_CONCURRENCY).")] = None,
 ) -> None:
     """Run delivery workers standalone against the configured database (SIGTERM/SIGINT stop gracefully)."""
+    import asyncio
+    import signal
+
+    from voicememo.container import Container
+    from voicememo.logs import configure_logging
+    from voicememo.settings import Settings
+
     settings = Settings()
     configure_logging(settings.log_format)
-    settings.ensure_dirs()
-    upgrade(settings.database_url)
+    migrate_data_dir(settings)
 
     async def go() -> None:
         container = Container(settings)
@@ -48,6 +50,9 @@ def worker(
 @sandbox_app.command("outbox")
 def outbox(as_json: JsonOpt = False) -> None:
     """Everything the sandbox sender "sent": the exact file and its flags, per message."""
+    from voicememo.senders.sandbox import read_outbox
+    from voicememo.settings import Settings
+
     entries = read_outbox(Settings().outbox_dir)
     if as_json:
         typer.echo(json.dumps({"outbox": entries}, indent=2))
@@ -67,9 +72,14 @@ def attempts(
     as_json: JsonOpt = False,
 ) -> None:
     """Webhook delivery attempts, newest first: status code, outcome, error."""
+    import asyncio
+
+    from voicememo.container import Container
+    from voicememo.settings import Settings
+    from voicememo.storage.repos.webhooks import AttemptRepo
+
     settings = Settings()
-    settings.ensure_dirs()
-    upgrade(settings.database_url)
+    migrate_data_dir(settings)
 
     async def go() -> list[dict[str, object]]:
         container = Container(settings)
