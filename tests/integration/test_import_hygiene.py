@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 import wave
 from pathlib import Path
+
+import pytest
 
 #: the server's stack: a CLI command that does not serve or touch the database never loads these
 SERVER = (
@@ -86,3 +89,35 @@ def test_audio_probe_loads_pyav_and_nothing_of_the_server(tmp_path: Path) -> Non
     printed, modules = loaded_by_cli("audio", "probe", str(one_second))
     assert printed.strip().endswith("16000 Hz 1 ch 1000 ms")
     assert present(modules, SERVER) == []
+
+
+POOL_MAIN = """
+import sys
+
+from voicememo.cli.main import main  # what the installed console script imports; workers run it again
+
+
+def loaded():
+    return sorted(sys.modules)
+
+
+if __name__ == "__main__":
+    import json
+
+    import voicememo.api.app  # the parent holds the whole app, as under `voicememo serve`
+    from voicememo.audio.pool import start_workers
+
+    with start_workers(1) as pool:
+        print(json.dumps(pool.submit(loaded).result(timeout=60)))
+"""
+
+
+@pytest.mark.slow
+def test_a_pool_worker_loads_the_audio_code_and_nothing_of_the_server(tmp_path: Path) -> None:
+    script = tmp_path / "serve_like.py"
+    script.write_text(textwrap.dedent(POOL_MAIN))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    modules = set(json.loads(done.stdout))
+    assert present(modules, AUDIO) == list(sorted(AUDIO))  # preloaded by the forkserver
+    assert present(modules, (*SERVER, "typer", "voicememo.cli.app")) == []

@@ -2,6 +2,11 @@
 
 Concurrency is bounded by a semaphore the size of the pool: a burst of uploads queues
 here (cheaply, as coroutines) rather than piling work onto the worker processes.
+
+A worker holds the audio code and nothing else of the server: it forks from a forkserver
+that has loaded only ``voicememo.audio.render``. Measured under `voicememo serve` after a
+render (benchmarks/pool_memory.py): 114–119 MB RSS per worker when the workers imported
+the whole app through the console script, 39–43 MB with the audio code alone.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from voicememo.audio.probe import AudioInfo, probe_file
 from voicememo.audio.render import Rendition, render
 from voicememo.errors import InternalError
 
+_AUDIO_MODULE = "voicememo.audio.render"  # imports the probe too: everything a worker runs
+
 
 class AudioPool:
     def __init__(self, workers: int, time_limit: float) -> None:
@@ -27,9 +34,7 @@ class AudioPool:
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            # forkserver: workers never inherit the server's threads, sockets or event loop
-            context = multiprocessing.get_context("forkserver")
-            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._executor = start_workers(self.workers)
         return self._executor
 
     async def probe(self, path: Path) -> AudioInfo:
@@ -61,6 +66,19 @@ class AudioPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+
+def start_workers(workers: int) -> ProcessPoolExecutor:
+    """Worker processes that load the audio code and nothing else.
+
+    forkserver: workers never inherit the server's threads, sockets or event loop. The
+    forkserver preloads the audio modules (once; every worker forks with them loaded) and
+    not the main module. Each worker still runs the main module as ``__mp_main__``, which is
+    why the console script's module (cli/main.py) imports nothing.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([_AUDIO_MODULE])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
 def _ready() -> bool:
