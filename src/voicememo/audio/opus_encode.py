@@ -106,6 +106,7 @@ class OpusEncoding:
                     batch = []
 
             origin = start * plan.frames_per_packet  # this encoder's sample 0, in the source
+            time_base = Fraction(1, plan.rate)  # one per segment: a Fraction per 20 ms frame showed in profiles
             with contextlib.closing(_mono_frames(plan)) as frames:
                 position = 0
                 for frame in frames:
@@ -116,7 +117,7 @@ class OpusEncoding:
                     if at < origin:
                         continue
                     frame.pts = at - origin
-                    frame.time_base = Fraction(1, plan.rate)
+                    frame.time_base = time_base
                     take(encoder.encode(frame))
                 if end is None:
                     self.fed = position
