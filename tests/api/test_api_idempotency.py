@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from api.conftest import Server, Tenant
 from api.helpers import new_handle
@@ -107,3 +108,23 @@ def test_a_keyed_request_cut_short_does_not_run_or_hold_its_key(server: Server, 
     whole = post(server, tenant, "cut-short", body)
     assert whole.status_code == 201, whole.text
     assert "idempotent-replayed" not in whole.headers
+
+
+def test_requests_that_do_not_authenticate_leave_no_idempotency_record(server: Server) -> None:
+    for auth in ("Bearer not-a-key", ""):
+        response = httpx.post(
+            f"{server.base_url}/v3/chats",
+            content=b'{"from": "\\ud800"}',
+            headers={"Authorization": auth, "Idempotency-Key": "anonymous", "Content-Type": "application/json"},
+        )
+        assert response.status_code in (400, 401), response.text
+
+    async def count() -> int:
+        c = Container(server.settings)
+        try:
+            async with c.ctx.db.read() as s:
+                return len(list(await s.scalars(select(IdempotencyRow).where(IdempotencyRow.key == "anonymous"))))
+        finally:
+            await c.aclose()
+
+    assert asyncio.run(count()) == 0

@@ -32,6 +32,7 @@ from voicememo.errors import (
     InvalidParameter,
     PayloadTooLarge,
     RequestInProgress,
+    Unauthorized,
     VoicememoError,
 )
 from voicememo.processes import ProcessId
@@ -63,6 +64,14 @@ class IdempotencyMiddleware:
                 scope, receive, send
             )
             return
+        auth = _header(scope, b"authorization") or ""
+        try:
+            partner = await container.admin.authenticate(_bearer(auth))
+        except Unauthorized:
+            # Keys are kept for callers we know: an unauthenticated request answers for itself (401)
+            # and leaves no record behind.
+            await self.app(scope, receive, send)
+            return
         limit = container.settings.json_body_max_bytes
         try:
             body = await _read_body(receive, limit)
@@ -73,16 +82,15 @@ class IdempotencyMiddleware:
             error = PayloadTooLarge(f"The request body is larger than {limit:,} bytes, the limit for JSON bodies.")
             await error_response(error, doc_base)(scope, receive, send)
             return
-        auth = _header(scope, b"authorization") or ""
         claim = Claim(hashlib.sha256(auth.encode()).hexdigest(), key, str(self.me))
         request_hash = hashlib.sha256(scope["path"].encode() + b"\n" + body).hexdigest()
         record = await self._claim(container, claim, request_hash)
         if record is not None:
-            await self._answer_existing(container, claim, record, request_hash, auth, scope, send)
+            await self._answer_existing(container, claim, record, request_hash, partner.id, scope, send)
             return
         failpoints.hit(container.settings.failpoints, "idempotency.claimed")
         messages = await self._run(container, claim, scope, body)
-        await self._store(container, claim, auth, messages)
+        await self._store(container, claim, partner.id, messages)
         failpoints.hit(container.settings.failpoints, "idempotency.stored")
         for message in messages:
             await send(message)
@@ -129,7 +137,7 @@ class IdempotencyMiddleware:
         claim: Claim,
         record: IdempotencyRecord,
         request_hash: str,
-        auth: str,
+        partner_id: str,
         scope: Scope,
         send: Send,
     ) -> None:
@@ -143,7 +151,7 @@ class IdempotencyMiddleware:
             await _replay(send, record.status_code, record.body or "", record.content_type)
         elif record.effect is not None:
             # Committed, answer not stored (the process died in between, or is storing it now).
-            status, body = await self._rebuild(c, auth, record.effect)
+            status, body = await self._rebuild(c, partner_id, record.effect)
             if status < 400 and self._gone(claim, record, c.ctx.clock()):
                 async with c.ctx.db.write() as s:
                     await IdempotencyRepo(s).complete(claim.scope, claim.key, status, body, "application/json")
@@ -176,7 +184,7 @@ class IdempotencyMiddleware:
             self._running.discard((claim.scope, claim.key))
         return messages
 
-    async def _store(self, c: Container, claim: Claim, auth: str, messages: list[Message]) -> None:
+    async def _store(self, c: Container, claim: Claim, partner_id: str, messages: list[Message]) -> None:
         start = next((m for m in messages if m["type"] == "http.response.start"), None)
         status = int(start["status"]) if start else 500
         failpoints.hit(c.settings.failpoints, "idempotency.before_store")
@@ -186,7 +194,7 @@ class IdempotencyMiddleware:
             effect = record.effect if record is not None else None
             if effect is not None and (status >= 500 or status in _NOT_STORED):
                 # The effect committed but something after it failed: answer what was done.
-                status, text = await self._rebuild(c, auth, effect)
+                status, text = await self._rebuild(c, partner_id, effect)
                 messages[:] = _json_messages(status, text)
                 await repo.complete(claim.scope, claim.key, status, text, "application/json")
             elif status >= 500 or status in _NOT_STORED:
@@ -199,11 +207,10 @@ class IdempotencyMiddleware:
                 )
                 await repo.complete(claim.scope, claim.key, status, content.decode("utf-8", "replace"), content_type)
 
-    async def _rebuild(self, c: Container, auth: str, effect: tuple[str, str]) -> tuple[int, str]:
+    async def _rebuild(self, c: Container, partner_id: str, effect: tuple[str, str]) -> tuple[int, str]:
         kind, resource_id = effect
         try:
-            partner = await c.admin.authenticate(_bearer(auth))
-            status, model = await REBUILDERS[kind](c, Presenter(c.ctx.urls), partner.id, resource_id)
+            status, model = await REBUILDERS[kind](c, Presenter(c.ctx.urls), partner_id, resource_id)
         except VoicememoError as exc:
             response = error_response(exc, c.settings.public_base_url)
             return response.status_code, bytes(response.body).decode()
