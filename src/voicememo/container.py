@@ -23,7 +23,7 @@ from voicememo.services.delivery import DELIVER_JOB, DeliverHandler
 from voicememo.services.events import WEBHOOK_JOB
 from voicememo.services.lines import LINE_HEALTH_JOB, LineHealthHandler, LineService, schedule_line_health
 from voicememo.services.messages import MessageService
-from voicememo.services.ratelimit import RecipientRateLimiter
+from voicememo.services.ratelimit import RecipientRateLimiter, rate_limit_storage
 from voicememo.services.reach import ReachService
 from voicememo.services.receipts import (
     RECEIPT_JOB,
@@ -84,7 +84,7 @@ class Container:
             clock=utcnow,
             urls=Urls(settings.public_base_url),
             wakeup=wakeup,
-            rate_limiter=RecipientRateLimiter(settings.rate_limit),
+            rate_limiter=RecipientRateLimiter(settings.rate_limit, rate_limit_storage(settings.redis_url), utcnow),
             sealer=Sealer(settings.signing_key()),
         )
         self.receipts = ReceiptService(self.ctx)

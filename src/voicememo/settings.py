@@ -77,6 +77,9 @@ class Settings(BaseSettings):
 
     #: "30 per 60 seconds" per (line, recipient), in the `limits` library's notation
     rate_limit: str = "30 per 60 seconds"
+    #: e.g. redis://127.0.0.1:6379/0: the rate limits are kept there, shared by every API process;
+    #: unset, each process counts in its own memory (the embedded default)
+    redis_url: str = ""
 
     webhook_timeout: float = Field(default=10.0, gt=0)
     webhook_retry_base_seconds: float = Field(default=2.0, gt=0)

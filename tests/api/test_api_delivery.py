@@ -185,7 +185,8 @@ def test_rate_limit_per_line_and_recipient(tenant: Tenant) -> None:
     with pytest.raises(linq.RateLimitError) as info:
         tenant.client.chats.create(from_=tenant.line, to=[to], message=text)
     assert info.value.code == 1007
-    assert 1 <= int(info.value.response.headers["retry-after"]) <= 60
+    # a sliding-window counter (services/ratelimit.py): a full window weighs on into the next one
+    assert 1 <= int(info.value.response.headers["retry-after"]) <= 2 * 60
     assert info.value.retry_after == int(info.value.response.headers["retry-after"])
     tenant.client.chats.create(from_=tenant.line, to=[new_handle()], message=text)  # other recipients are fine
 

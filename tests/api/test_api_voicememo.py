@@ -257,3 +257,16 @@ def test_sms_chat_reports_its_service(tenant: Tenant, corpus: dict[str, Made]) -
         chat_id, attachment_id=upload_file(tenant.client, corpus["wav-u8"].path, "audio/wav")
     ).voice_memo
     assert sent.service == "SMS" and sent.chat.service == "SMS"
+
+
+def test_a_rate_limited_send_by_url_fetches_nothing(tenant: Tenant, origin: Origin, corpus: dict[str, Made]) -> None:
+    to = new_handle()
+    text = {"parts": [{"type": "text", "value": "x"}]}
+    chat_id = tenant.client.chats.create(from_=tenant.line, to=[to], message=text).chat.id
+    for _ in range(29):
+        tenant.client.chats.create(from_=tenant.line, to=[to], message=text)
+    url = origin.add("limited.wav", corpus["wav-s16"].path.read_bytes(), "audio/wav")
+    with pytest.raises(linq.RateLimitError) as refused:
+        tenant.client.chats.send_voicememo(chat_id, voice_memo_url=url)
+    assert refused.value.code == 1007
+    assert "/files/limited.wav" not in origin.requests, "a limited caller costs no fetch and no decode"

@@ -88,13 +88,18 @@ class ChatService:
                         f"from {from_number} is not a line of this API key; list yours with GET /v3/phone_numbers."
                     )
                 existing = await ChatRepo(s).find_by_participants(partner_id, line.id, participants_key(recipients))
+            # Before the sender lookup and the write; counted once below, whatever the retries here.
+            await self.ctx.rate_limiter.check(line.phone_number, recipients)
             # Asking the line's sender may take a round trip to a Mac: never inside the write transaction.
             services = None if existing else await self.reach.services_for(line, recipients)
             try:
-                return await self._create_once(partner_id, line, recipients, message, services)
+                made = await self._create_once(partner_id, line, recipients, message, services)
             except (IntegrityError, _LookupNeeded):  # created (or removed) concurrently: look again
                 if attempt == 2:
                     raise
+                continue
+            await self.ctx.rate_limiter.count(line.phone_number, [h.handle for h in made.chat.recipients])
+            return made
         raise AssertionError("unreachable")
 
     async def _create_once(
@@ -163,7 +168,6 @@ class ChatService:
                 parts=parts,
                 idempotency_key=_str_or_none(message.get("idempotency_key")),
             )
-            self.ctx.rate_limiter.check_and_hit(line.phone_number, (h.handle for h in chat.recipients))
             await MessageRepo(s).add(msg)
             await enqueue_delivery(self.ctx, s, msg)
             await record_effect(s, "chat", msg.id)

@@ -61,9 +61,13 @@ class VoiceMemoService:
         if voice_memo_url:
             check_url(voice_memo_url)
         chat = await self._sendable_chat(partner_id, chat_id)
+        recipients = [h.handle for h in chat.recipients]
+        # Before any fetch or decode: a limited caller costs one lookup. Counted once the message commits.
+        await self.ctx.rate_limiter.check(chat.line_number, recipients)
         if attachment_id:
             attachment = await self._uploaded(partner_id, attachment_id)
             message = await self._record(chat, attachment, new_attachment=False)
+            await self.ctx.rate_limiter.count(chat.line_number, recipients)
             return VoiceMemoSent(message, chat, attachment)
         assert voice_memo_url is not None
         attachment_id = str(uuid.uuid4())
@@ -76,6 +80,7 @@ class VoiceMemoService:
         except BaseException:
             await self.ctx.blobs.delete(intake.blob.key)
             raise
+        await self.ctx.rate_limiter.count(chat.line_number, recipients)
         return VoiceMemoSent(message, chat, attachment)
 
     async def _sendable_chat(self, partner_id: str, chat_id: str) -> Chat:
@@ -133,7 +138,6 @@ class VoiceMemoService:
             updated_at=now,
             parts=(MessagePart(type="media", attachment=attachment),),
         )
-        self.ctx.rate_limiter.check_and_hit(chat.line_number, (h.handle for h in chat.recipients))
         async with self.ctx.db.write() as s:
             if new_attachment:
                 await AttachmentRepo(s).add(attachment)
