@@ -33,6 +33,7 @@ from voicememo.services.receipts import (
     ReceiptService,
     ReconcileHandler,
 )
+from voicememo.services.retention import RETENTION_JOB, RetentionHandler, RetentionService, schedule_retention
 from voicememo.services.voicememos import VoiceMemoService
 from voicememo.services.webhook_delivery import WebhookHandler
 from voicememo.services.webhooks import WebhookService
@@ -97,11 +98,13 @@ class Container:
         self.messages = MessageService(self.ctx)
         self.webhooks = WebhookService(self.ctx)
         self.debris = DebrisService(self.ctx)
+        self.retention = RetentionService(self.ctx)
 
     async def run_worker(self, stop: asyncio.Event, concurrency: int | None = None) -> None:
-        """Run delivery workers until ``stop``; the periodic jobs (line health, debris sweep) are kept scheduled."""
+        """Run delivery workers until ``stop``; the periodic jobs (line health, sweep, retention) stay scheduled."""
         await schedule_line_health(self.ctx, first=True)
         await schedule_sweep(self.ctx, first=True)
+        await schedule_retention(self.ctx, first=True)
         await self.worker(concurrency).run(stop)
 
     async def sweep_at_start(self) -> None:
@@ -121,6 +124,7 @@ class Container:
                 RECONCILE_JOB: ReconcileHandler(self.ctx, self.lines),
                 LINE_HEALTH_JOB: LineHealthHandler(self.ctx, self.lines),
                 SWEEP_JOB: SweepHandler(self.ctx, self.debris),
+                RETENTION_JOB: RetentionHandler(self.ctx, self.retention),
                 WEBHOOK_JOB: WebhookHandler(self.ctx),
             },
             clock=self.ctx.clock,

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     #: those of a process that is gone at once. The sweep runs at start-up and at this interval.
     debris_grace_seconds: float = Field(default=600.0, ge=0)
     debris_sweep_interval_seconds: float = Field(default=3600.0, gt=0)
+    #: retention, pruned by a periodic job at this interval: done jobs, webhook delivery attempts and the
+    #: sandbox outbox's recorded sends older than these (idempotency records once past their 24 h window)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    retention_done_jobs_days: float = Field(default=7.0, gt=0)
+    retention_webhook_attempts_days: float = Field(default=7.0, gt=0)
+    retention_outbox_days: float = Field(default=30.0, gt=0)
     #: testing only: comma-separated failpoints (voicememo/failpoints.py) at which the process kills itself
     failpoints: str = ""
 

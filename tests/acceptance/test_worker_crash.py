@@ -141,6 +141,8 @@ def test_killed_worker_loses_and_doubles_nothing(tmp_path: Path, corpus: dict[st
             await c.aclose()
 
     states = asyncio.run(job_states())
-    # nothing lost, nothing dead; what still waits: the later poll of the memo, the next health check and sweep
+    # nothing lost, nothing dead; what still waits: the later poll of the memo, the next health check, sweep and retention
     assert {st for _k, st in states} <= {"done", "queued"}, states
-    assert {k for k, st in states if st == "queued"} <= {"reconcile", "line_health", "debris_sweep"}, states
+    assert {k for k, st in states if st == "queued"} <= {"reconcile", "line_health", "debris_sweep", "retention"}, (
+        states
+    )

@@ -36,12 +36,11 @@ from voicememo.errors import (
     VoicememoError,
 )
 from voicememo.processes import ProcessId
-from voicememo.storage.repos.idempotency import Claim, IdempotencyRecord, IdempotencyRepo, claimed
+from voicememo.storage.repos.idempotency import WINDOW, Claim, IdempotencyRecord, IdempotencyRepo, claimed
 
 if TYPE_CHECKING:
     from voicememo.container import Container
 
-WINDOW = timedelta(hours=24)
 _NOT_STORED = {401, 409, 429}
 log = structlog.get_logger(__name__)
 

@@ -12,7 +12,7 @@ import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.errors import RequestInProgress
 from voicememo.storage.tables import IdempotencyRow
+
+#: the same key and body within this long replay the first response; older records are pruned
+WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +168,8 @@ class IdempotencyRepo:
         """Drop a record past its window."""
         await self.s.execute(delete(IdempotencyRow).where(IdempotencyRow.scope == scope, IdempotencyRow.key == key))
 
-    async def purge_older_than(self, cutoff: datetime) -> None:
-        await self.s.execute(delete(IdempotencyRow).where(IdempotencyRow.created_at < cutoff))
+    async def purge_older_than(self, cutoff: datetime) -> int:
+        return _rowcount(await self.s.execute(delete(IdempotencyRow).where(IdempotencyRow.created_at < cutoff)))
 
 
 def _rowcount(result: object) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,6 +94,10 @@ class AttemptRepo:
     async def add(self, **values: object) -> None:
         self.s.add(WebhookAttemptRow(id=str(uuid.uuid4()), **values))
         await self.s.flush()
+
+    async def purge_older_than(self, cutoff: datetime) -> int:
+        result = await self.s.execute(delete(WebhookAttemptRow).where(WebhookAttemptRow.created_at < cutoff))
+        return int(getattr(result, "rowcount", 0))
 
     async def list_recent(self, limit: int = 200, partner_id: str | None = None) -> list[dict[str, object]]:
         stmt = select(WebhookAttemptRow).order_by(WebhookAttemptRow.created_at.desc()).limit(limit)
