@@ -21,6 +21,7 @@ from voicememo.services.context import ServiceContext, Urls
 from voicememo.services.debris import SWEEP_JOB, DebrisService, SweepHandler, schedule_sweep
 from voicememo.services.delivery import DELIVER_JOB, DeliverHandler
 from voicememo.services.events import WEBHOOK_JOB
+from voicememo.services.job_ops import JobOpsService
 from voicememo.services.lines import LINE_HEALTH_JOB, LineHealthHandler, LineService, schedule_line_health
 from voicememo.services.messages import MessageService
 from voicememo.services.ratelimit import RecipientRateLimiter, rate_limit_storage
@@ -99,6 +100,7 @@ class Container:
         self.webhooks = WebhookService(self.ctx)
         self.debris = DebrisService(self.ctx)
         self.retention = RetentionService(self.ctx)
+        self.job_ops = JobOpsService(self.ctx)
 
     async def run_worker(self, stop: asyncio.Event, concurrency: int | None = None) -> None:
         """Run delivery workers until ``stop``; the periodic jobs (line health, sweep, retention) stay scheduled."""

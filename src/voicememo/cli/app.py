@@ -1,4 +1,4 @@
-"""The ``voicememo`` commands: serve, migrate, partners, keys, lines, audio, doctor.
+"""The ``voicememo`` commands: serve, migrate, partners, keys, lines, audio, jobs, doctor.
 
 Only typer and the command modules load here; each command imports what it needs when it
 runs, so `--help` and `audio probe` start in a fraction of the server's import time.
@@ -13,6 +13,7 @@ import typer
 from voicememo.cli.audio import audio_app
 from voicememo.cli.common import JsonOpt, emit, migrate_data_dir, run_admin
 from voicememo.cli.doctor import doctor
+from voicememo.cli.jobs import jobs_app
 from voicememo.cli.lines import lines_app
 from voicememo.cli.ops import sandbox_app, webhooks_app, worker
 
@@ -29,6 +30,7 @@ app.add_typer(lines_app, name="lines")
 app.add_typer(audio_app, name="audio")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(jobs_app, name="jobs")
 app.command("worker")(worker)
 app.command("doctor")(doctor)
 
