@@ -14,15 +14,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import secrets
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from voicememo.storage.migrate import upgrade
+
 PREFIX = "vm_test_"
 _created: set[str] = set()
+_template_name: str | None = None
 
 
 def backend() -> str:
@@ -37,15 +41,31 @@ def _server() -> str:
     return os.environ.get("VOICEMEMO_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432").rstrip("/")
 
 
-def database_url(data_dir: Path) -> str:
-    """The URL for this data dir (created on first use on PostgreSQL)."""
+def database_url(data_dir: Path, *, migrated: bool = True) -> str:
+    """The URL for this data dir (created on first use on PostgreSQL).
+
+    A PostgreSQL database starts as a copy of one migrated once per test process (running the
+    migrations takes seconds there, a copy a fraction of one); ``migrated=False`` starts empty.
+    """
     if not is_postgresql():
         return f"sqlite+aiosqlite:///{(data_dir / 'voicememo.db').resolve()}"
     name = PREFIX + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:24]
     if name not in _created:
-        _admin(_create(name))
+        _admin(_create(name, _template() if migrated else None))
         _created.add(name)
     return f"{_server()}/{name}"
+
+
+def _template() -> str:
+    global _template_name
+    if _template_name is None:
+        name = f"{PREFIX}template_{os.getpid()}_{secrets.token_hex(4)}"
+        _admin(_create(name, None))
+        _created.add(name)
+        # migrations run their own event loop: on a thread, as callers may be inside one
+        _in_thread(lambda: upgrade(f"{_server()}/{name}"))
+        _template_name = name
+    return _template_name
 
 
 def database_env(data_dir: Path) -> dict[str, str]:
@@ -75,19 +95,21 @@ def stored_bytes(data_dir: Path) -> bytes:
 
 
 def drop_created() -> None:
+    global _template_name
     if _created:
         _admin(_drop(sorted(_created)))
         _created.clear()
+    _template_name = None
 
 
 async def _connect() -> asyncpg.Connection:
     return await asyncpg.connect(_server().replace("+asyncpg", "") + "/postgres")
 
 
-async def _create(name: str) -> None:
+async def _create(name: str, template: str | None) -> None:
     conn = await _connect()
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     except asyncpg.DuplicateDatabaseError:
         pass  # this data dir's database already exists (a subprocess or another fixture made it)
     finally:
@@ -105,11 +127,15 @@ async def _drop(names: list[str]) -> None:
 
 def _admin(work: Coroutine[Any, Any, None]) -> None:
     """Run on a loop of its own: callers may be sync code or inside a running event loop."""
+    _in_thread(lambda: asyncio.run(work))
+
+
+def _in_thread(call: Callable[[], object]) -> None:
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            asyncio.run(work)
+            call()
         except BaseException as exc:  # re-raised in the caller's thread
             errors.append(exc)
 
