@@ -34,8 +34,12 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy src
 
+# The whole suite on SQLite, then everything that runs a database on PostgreSQL (127.0.0.1:5432, trust
+# auth; each test's data dir gets a fresh database, dropped after). VOICEMEMO_TEST_POSTGRES picks another server.
 test: lint typecheck
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
+	VOICEMEMO_TEST_DATABASE=postgresql $(VENV)/bin/pytest -n 2 --dist loadgroup \
+		tests/api tests/integration tests/acceptance tests/contract
 
 unit: setup
 	$(VENV)/bin/pytest tests/unit

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import testdb
 from audiogen import Made, make_corpus
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audio"
@@ -40,3 +42,20 @@ def ffprobe() -> str:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """On PostgreSQL, the databases this process created for its data dirs go at the end."""
+    yield
+    testdb.drop_created()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL run leaves out tests of SQLite itself (deselected: they ran in the SQLite run)."""
+    if not testdb.is_postgresql():
+        return
+    sqlite_only = [item for item in items if item.get_closest_marker("sqlite_only")]
+    if sqlite_only:
+        config.hook.pytest_deselected(items=sqlite_only)
+        items[:] = [item for item in items if not item.get_closest_marker("sqlite_only")]

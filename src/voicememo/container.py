@@ -40,7 +40,7 @@ from voicememo.services.webhook_delivery import WebhookHandler
 from voicememo.services.webhooks import WebhookService
 from voicememo.settings import Settings
 from voicememo.storage.blobs import LocalBlobStore
-from voicememo.storage.db import Database
+from voicememo.storage.db import Database, PoolConfig
 from voicememo.storage.sealing import Sealer
 
 log = structlog.get_logger(__name__)
@@ -51,7 +51,13 @@ class Container:
         settings.ensure_dirs()
         self.settings = settings
         self.audio = AudioPool(settings.audio_workers, settings.audio_probe_timeout)
-        db = Database(settings.database_url)
+        pool = PoolConfig(
+            size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            timeout=settings.database_pool_timeout,
+            recycle=settings.database_pool_recycle_seconds,
+        )
+        db = Database(settings.database_url, pool=pool)
         wakeup = Wakeup()
         sandbox = SandboxConfig(
             outbox=settings.outbox_dir,

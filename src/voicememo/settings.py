@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     database_url: str = ""
+    #: PostgreSQL only: connections each process keeps open, extra ones it may open under load, how long
+    #: a request waits for one, and the age at which one is replaced
+    database_pool_size: int = Field(default=10, ge=1, le=1000)
+    database_max_overflow: int = Field(default=10, ge=0, le=1000)
+    database_pool_timeout: float = Field(default=30.0, gt=0)
+    database_pool_recycle_seconds: float = Field(default=1800.0, gt=0)
     public_base_url: str = ""
     #: key for signed upload URLs and for sealing webhook secrets; when unset, a random one is kept in
     #: DATA_DIR/secret_key (changing it voids outstanding upload URLs and existing webhook secrets)

@@ -15,6 +15,8 @@ import linq
 import pytest
 from test_cli_and_serve import BIN
 
+import testdb
+
 
 @contextmanager
 def serving(data_dir: Path, port: int, failpoints: str = "", **settings: str) -> Iterator[subprocess.Popen[str]]:
@@ -23,6 +25,7 @@ def serving(data_dir: Path, port: int, failpoints: str = "", **settings: str) ->
         **os.environ,
         **{f"VOICEMEMO_{k.upper()}": v for k, v in settings.items()},
         "VOICEMEMO_DATA_DIR": str(data_dir),
+        **testdb.database_env(data_dir),
         "VOICEMEMO_PORT": str(port),
         "VOICEMEMO_FAILPOINTS": failpoints,
         "VOICEMEMO_SANDBOX_READ_DELAY": "-1",

@@ -20,6 +20,7 @@ import linq
 from serving import client, serving
 from test_cli_and_serve import cli, free_port
 
+import testdb
 from api.helpers import new_chat, upload_file
 from audiogen import Made
 from receiver import webhook_receiver
@@ -101,6 +102,10 @@ def test_sigkill_during_a_burst_loses_nothing_doubles_nothing_and_leaves_nothing
 
     assert {k: ids[k] for k in answered} == answered, "a retry answers with the id the first answer gave"
     assert len(set(ids.values())) == MEMOS and sorted(memos) == sorted(ids.values()), "none lost, none doubled"
-    sends = [e["message_id"] for e in read_outbox(Settings(data_dir=data).outbox_dir) if e.get("file")]
+    sends = [
+        e["message_id"]
+        for e in read_outbox(Settings(data_dir=data, database_url=testdb.database_url(data)).outbox_dir)
+        if e.get("file")
+    ]
     assert sorted(sends) == sorted(ids.values()), "each memo went to the provider exactly once"
     assert leftovers["total"] == 0, leftovers

@@ -15,13 +15,14 @@ from pathlib import Path
 import linq
 import pytest
 
+import testdb
 from audiogen import Made
 
 BIN = Path(sys.executable).with_name("voicememo")
 
 
 def cli(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VOICEMEMO_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "VOICEMEMO_DATA_DIR": str(data_dir), **testdb.database_env(data_dir)}
     return subprocess.run([str(BIN), *args], capture_output=True, text=True, env=env, check=check, timeout=120)
 
 
@@ -61,7 +62,12 @@ def free_port() -> int:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     port = free_port()
-    env = {**os.environ, "VOICEMEMO_DATA_DIR": str(tmp_path / "data"), "VOICEMEMO_PORT": str(port)}
+    env = {
+        **os.environ,
+        "VOICEMEMO_DATA_DIR": str(tmp_path / "data"),
+        **testdb.database_env(tmp_path / "data"),
+        "VOICEMEMO_PORT": str(port),
+    }
     proc = subprocess.Popen(
         [str(BIN), "serve", "--dev"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )

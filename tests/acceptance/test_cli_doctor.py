@@ -14,6 +14,7 @@ from pathlib import Path
 
 from test_cli_and_serve import cli
 
+import testdb
 from voicememo.container import Container
 from voicememo.domain.models import Attachment, AttachmentStatus, utcnow
 from voicememo.settings import Settings
@@ -80,7 +81,7 @@ def plant(settings: Settings, partner_id: str) -> dict[str, Path]:
 def test_doctor_reports_and_fixes_crash_leftovers_only(tmp_path: Path) -> None:
     data = tmp_path / "data"
     made = json.loads(cli(data, "partners", "create", "Acme", "--line", "+15550400001", "--json").stdout)
-    settings = Settings(data_dir=data)
+    settings = Settings(data_dir=data, database_url=testdb.database_url(data))
     planted = plant(settings, made["partner_id"])
 
     found = cli(data, "doctor", "--json", check=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from test_cli_and_serve import cli
 
+import testdb
 from voicememo.container import Container
 from voicememo.domain.models import utcnow
 from voicememo.settings import Settings
@@ -20,7 +21,7 @@ def plant(data_dir: Path, jobs: list[tuple[str, str, str | None, datetime]]) -> 
     """Jobs as (kind, status, last error, last changed), written as the server writes them."""
 
     async def go() -> list[int]:
-        c = Container(Settings(data_dir=data_dir))
+        c = Container(Settings(data_dir=data_dir, database_url=testdb.database_url(data_dir)))
         ids = []
         try:
             async with c.ctx.db.write() as s:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import testdb
 from fakebb import FakeMac, running_mac
 
 BIN = Path(sys.executable).with_name("voicememo")
@@ -23,7 +24,7 @@ def test_connecting_a_mac_to_a_line(tmp_path: Path) -> None:
     outputs: list[str] = []
 
     def cli(*args: str, code: int = 0, stdin: str | None = None) -> str:
-        env = {**os.environ, "VOICEMEMO_DATA_DIR": str(tmp_path / "data")}
+        env = {**os.environ, "VOICEMEMO_DATA_DIR": str(tmp_path / "data"), **testdb.database_env(tmp_path / "data")}
         done = subprocess.run(
             [str(BIN), *args], capture_output=True, text=True, env=env, input=stdin, timeout=120, check=False
         )
@@ -99,14 +100,11 @@ def test_connecting_a_mac_to_a_line(tmp_path: Path) -> None:
         assert "No line" in cli("lines", "check", LINE, code=2)
 
     assert all(PASSWORD not in out for out in outputs)
-    database = (tmp_path / "data" / "voicememo.db").read_bytes()
-    for wal in (tmp_path / "data").glob("voicememo.db-wal"):
-        database += wal.read_bytes()
-    assert PASSWORD.encode() not in database
+    assert PASSWORD.encode() not in testdb.stored_bytes(tmp_path / "data")
 
 
 def test_a_line_with_chats_is_removed_only_with_force(tmp_path: Path) -> None:
-    env = {**os.environ, "VOICEMEMO_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "VOICEMEMO_DATA_DIR": str(tmp_path / "data"), **testdb.database_env(tmp_path / "data")}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(BIN), *args], capture_output=True, text=True, env=env, timeout=120, check=False)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from test_worker_crash import crash, queue_a_memo, start_worker, wait_for_log
 
+import testdb
 from audiogen import Made
 from fakebb import FakeMac, Fault, running_mac
 from voicememo.settings import Settings
@@ -30,12 +31,13 @@ def test_killed_between_the_macs_acceptance_and_our_commit_sends_once(tmp_path: 
         env = {
             **os.environ,
             "VOICEMEMO_DATA_DIR": str(tmp_path / "data"),
+            **testdb.database_env(tmp_path / "data"),
             "VOICEMEMO_LOG_FORMAT": "json",
             "VOICEMEMO_JOB_LEASE_SECONDS": "2",
             "VOICEMEMO_JOB_POLL_INTERVAL": "0.2",
             "VOICEMEMO_BLUEBUBBLES_SEND_TIMEOUT": "120",
         }
-        settings = Settings(data_dir=tmp_path / "data")
+        settings = Settings(data_dir=tmp_path / "data", database_url=testdb.database_url(tmp_path / "data"))
         settings.ensure_dirs()
         upgrade(settings.database_url)
         message_id = queue_a_memo(settings, corpus["wav-s16"].path, to=ALICE, bluebubbles=(running.url, PASSWORD))

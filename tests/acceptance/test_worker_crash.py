@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from sqlalchemy import select
 
+import testdb
 from audiogen import Made
 from voicememo.container import Container
 from voicememo.senders.sandbox import read_outbox
@@ -103,13 +104,14 @@ def test_killed_worker_loses_and_doubles_nothing(tmp_path: Path, corpus: dict[st
     base = {
         **os.environ,
         "VOICEMEMO_DATA_DIR": str(tmp_path / "data"),
+        **testdb.database_env(tmp_path / "data"),
         "VOICEMEMO_LOG_FORMAT": "json",
         "VOICEMEMO_JOB_LEASE_SECONDS": "2",
         "VOICEMEMO_JOB_POLL_INTERVAL": "0.2",
         "VOICEMEMO_SANDBOX_DELIVERED_DELAY": "0",
         "VOICEMEMO_SANDBOX_READ_DELAY": "-1",
     }
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = Settings(data_dir=tmp_path / "data", database_url=testdb.database_url(tmp_path / "data"))
     settings.ensure_dirs()
     upgrade(settings.database_url)
     message_id = queue_a_memo(settings, corpus["wav-s16"].path)

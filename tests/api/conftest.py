@@ -16,6 +16,7 @@ import linq
 import pytest
 import uvicorn
 
+import testdb
 from origin import Origin, https_origin
 from voicememo.api.app import create_app
 from voicememo.container import Container
@@ -67,7 +68,9 @@ def running_server(data_dir: Path, **overrides: Any) -> Iterator[Server]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    settings = Settings(data_dir=data_dir, port=port, audio_workers=2, **overrides)
+    settings = Settings(
+        data_dir=data_dir, database_url=testdb.database_url(data_dir), port=port, audio_workers=2, **overrides
+    )
     settings.ensure_dirs()
     upgrade(settings.database_url)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))

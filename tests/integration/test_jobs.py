@@ -1,4 +1,4 @@
-"""The jobs table and the worker on a real SQLite database, with an injectable clock."""
+"""The jobs table and the worker on a real database (SQLite, or PostgreSQL when asked), with an injectable clock."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import testdb
 from voicememo.jobs.retry import RetryPolicy
 from voicememo.jobs.worker import Wakeup, Worker
 from voicememo.storage.db import Database
@@ -29,7 +30,7 @@ class Clock:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Database:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
+    url = testdb.database_url(tmp_path)
     upgrade(url)
     return Database(url)
 
@@ -83,6 +84,47 @@ async def test_jobs_with_one_order_key_run_one_after_another(db: Database) -> No
         await JobRepo(s).finish(first, "a", now=T0)
     assert [j.id for j in await claim(db, "a", T0 + timedelta(seconds=12))] == [second]
     await db.dispose()
+
+
+@pytest.mark.anyio
+async def test_a_claim_in_flight_is_skipped_by_other_claimers_never_doubled(db: Database) -> None:
+    ids = [await enqueue(db) for _ in range(4)]
+    other = Database(db.url)  # another process's pool
+    try:
+        async with db.write() as s:
+            first = await JobRepo(s).claim("a", now=T0, lease=LEASE, limit=2)
+            second = asyncio.create_task(claim(other, "b", T0))
+            if testdb.is_postgresql():
+                # FOR UPDATE SKIP LOCKED: "b" takes the rest at once, without waiting for "a" to commit
+                # (a claimer that waited on a's row locks would hang here: the guard turns that into a failure)
+                await asyncio.wait_for(asyncio.shield(second), timeout=20)
+        taken = await asyncio.wait_for(second, timeout=20)  # SQLite: "b" waits for a's IMMEDIATE transaction
+        assert sorted(j.id for j in first + taken) == ids
+        assert {j.id for j in first}.isdisjoint(j.id for j in taken)
+    finally:
+        await other.dispose()
+        await db.dispose()
+
+
+@pytest.mark.anyio
+async def test_concurrent_claimers_take_every_job_exactly_once(db: Database) -> None:
+    ids = [await enqueue(db) for _ in range(40)]
+    pools = [Database(db.url) for _ in range(4)]
+
+    async def drain(pool: Database, worker: str) -> list[int]:
+        mine: list[int] = []
+        while batch := await claim(pool, worker, T0, limit=3):
+            mine += [j.id for j in batch]
+        return mine
+
+    try:
+        taken = await asyncio.gather(*(drain(pool, f"w{i}") for i, pool in enumerate(pools)))
+    finally:
+        for pool in pools:
+            await pool.dispose()
+        await db.dispose()
+    claimed = [job_id for mine in taken for job_id in mine]
+    assert sorted(claimed) == ids  # none lost, none twice
 
 
 def test_retry_policy_backs_off_with_jitter_and_gives_up() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import testdb
 from fakebb import FakeMac, running_mac
 from voicememo.container import Container
 from voicememo.domain.models import Line, utcnow
@@ -23,13 +24,13 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def migrated(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = Settings(data_dir=tmp_path / "data", database_url=testdb.database_url(tmp_path / "data"))
     settings.ensure_dirs()
     upgrade(settings.database_url)
 
 
 def settings_at(tmp_path: Path, **overrides: object) -> Settings:
-    return Settings(data_dir=tmp_path / "data", **overrides)  # type: ignore[arg-type]
+    return Settings(data_dir=tmp_path / "data", database_url=testdb.database_url(tmp_path / "data"), **overrides)  # type: ignore[arg-type]
 
 
 @pytest.mark.anyio

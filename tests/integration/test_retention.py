@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+import testdb
 from voicememo.container import Container
 from voicememo.services.context import ServiceContext
 from voicememo.services.retention import RETENTION_JOB, RetentionHandler, RetentionService, schedule_retention
@@ -26,7 +27,8 @@ DAY = timedelta(days=1)
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    settings = Settings(data_dir=tmp_path / "data")
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data, database_url=testdb.database_url(data))
     settings.ensure_dirs()
     upgrade(settings.database_url)
     return settings

@@ -5,31 +5,37 @@ fails in a way nobody foresaw is still recorded, with the reason, and retried.""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+import testdb
 from voicememo.container import Container
 from voicememo.net.addresses import IPAddress
 from voicememo.services.events import WEBHOOK_JOB
 from voicememo.services.webhook_delivery import WebhookFailed, WebhookHandler
 from voicememo.settings import Settings
+from voicememo.storage.db import Database
 from voicememo.storage.migrate import upgrade
 from voicememo.storage.repos.jobs import Job
 from voicememo.storage.repos.webhooks import AttemptRepo
 
 
-def stored_secret(settings: Settings, sub_id: str) -> str:
-    path = settings.database_url.split(":///", 1)[1]
-    with sqlite3.connect(path) as conn:
-        row = conn.execute("SELECT signing_secret FROM webhook_subscriptions WHERE id = ?", (sub_id,)).fetchone()
-    return str(row[0])
+async def stored_secret(settings: Settings, sub_id: str) -> str:
+    """The column as stored, read with plain SQL on a connection of its own."""
+    db = Database(settings.database_url)
+    try:
+        async with db.read() as s:
+            query = text("SELECT signing_secret FROM webhook_subscriptions WHERE id = :id")
+            return str((await s.execute(query, {"id": sub_id})).scalar_one())
+    finally:
+        await db.dispose()
 
 
 def test_secret_is_sealed_at_rest_and_a_broken_seal_gives_up_with_the_reason(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, secret_key="first server key")
+    settings = Settings(data_dir=tmp_path, database_url=testdb.database_url(tmp_path), secret_key="first server key")
     settings.ensure_dirs()
     upgrade(settings.database_url)
     asyncio.run(_scenario(settings))
@@ -40,14 +46,20 @@ async def _scenario(settings: Settings) -> None:
     try:
         made = await container.admin.create_partner("p", "+15550100001")
         sub = await container.webhooks.create(made.partner.id, "https://hooks.example.com/x", ["message.sent"], None)
-        at_rest = stored_secret(settings, sub.id)
+        at_rest = await stored_secret(settings, sub.id)
         assert sub.signing_secret.startswith("whsec_") and sub.signing_secret not in at_rest
         assert container.ctx.sealer.open(at_rest) == sub.signing_secret
         assert (await container.webhooks.get(made.partner.id, sub.id)).signing_secret == ""  # never read back
     finally:
         await container.aclose()
 
-    moved = Container(Settings(data_dir=settings.data_dir, secret_key="another server key"))
+    moved = Container(
+        Settings(
+            data_dir=settings.data_dir,
+            database_url=testdb.database_url(settings.data_dir),
+            secret_key="another server key",
+        )
+    )
     try:
         await WebhookHandler(moved.ctx).run(_job(made.partner.id, sub.id))  # returns: nothing to retry
         async with moved.ctx.db.read() as s:
@@ -70,7 +82,7 @@ def _job(partner_id: str, sub_id: str) -> Job:
 
 
 def test_an_attempt_that_fails_unexpectedly_is_recorded_and_retried(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, database_url=testdb.database_url(tmp_path))
     settings.ensure_dirs()
     upgrade(settings.database_url)
 

@@ -55,6 +55,7 @@ class ReceiptService:
             if job is not None:
                 await JobRepo(s).settle_done(job, now=self.ctx.clock())
             partner_id, message_id = found
+            await MessageRepo(s).lock(message_id)  # receipts of one message apply one after another
             message = await MessageRepo(s).get(partner_id, message_id)
             chat = await ChatRepo(s).get(partner_id, message.chat_id) if message else None
             if message is None or chat is None:

@@ -5,6 +5,11 @@ with SQLite's default deferred BEGIN, two processes that read and then write fai
 with "database is locked" instead of waiting for each other (measured: 1,441 of
 1,600 such transactions). Read-only units of work use a deferred BEGIN so readers
 never queue behind writers.
+
+PostgreSQL (``postgresql+asyncpg://``) runs the same models, queries and migrations with none of
+that: its transactions are READ COMMITTED, writers lock rows rather than the database, and the
+places that check and then write take row or advisory locks of their own (storage/repos/jobs.py).
+Its connections come from a bounded pool (``PoolConfig``); SQLite's come from SQLAlchemy's default.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
@@ -21,12 +27,36 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 _READ_ONLY = "voicememo_read_only"
 
 
-def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
-    if database_url.startswith("sqlite"):
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    """Connections per process to a server database (ignored for SQLite)."""
+
+    size: int = 10
+    max_overflow: int = 10
+    timeout: float = 30.0
+    #: connections older than this are replaced (a server or proxy may drop idle ones)
+    recycle: float = 1800.0
+
+
+def is_sqlite(database_url: str) -> bool:
+    return database_url.startswith("sqlite")
+
+
+def create_engine(database_url: str, *, echo: bool = False, pool: PoolConfig | None = None) -> AsyncEngine:
+    if is_sqlite(database_url):
         engine = create_async_engine(database_url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(database_url, echo=echo, pool_pre_ping=True)
+    pool = pool or PoolConfig()
+    return create_async_engine(
+        database_url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool.size,
+        max_overflow=pool.max_overflow,
+        pool_timeout=pool.timeout,
+        pool_recycle=pool.recycle,
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -53,11 +83,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """Owns the engine; hands out sessions that commit on success and roll back on error."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, pool: PoolConfig | None = None) -> None:
         self.url = database_url
-        self.engine = create_engine(database_url)
+        self.engine = create_engine(database_url, pool=pool)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self._write_lock = asyncio.Lock() if database_url.startswith("sqlite") else None
+        self._write_lock = asyncio.Lock() if is_sqlite(database_url) else None
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

@@ -2,8 +2,9 @@
 
 A claim takes queued jobs that are due and running jobs whose lease expired (their worker
 died), skipping any job whose order key has an earlier unfinished job. On PostgreSQL the
-same query runs with FOR UPDATE SKIP LOCKED; on SQLite the IMMEDIATE transaction already
-serialises claimers.
+same query runs with FOR UPDATE SKIP LOCKED, so concurrent claimers take disjoint jobs and never
+wait on each other; on SQLite the IMMEDIATE transaction already serialises claimers (SQLAlchemy
+renders no FOR UPDATE there).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -76,6 +77,10 @@ class JobRepo:
         """Enqueue a periodic job unless one of its kind already waits (or runs: a periodic job enqueueing
         its own successor passes ``count_running=False``)."""
         statuses = (QUEUED, RUNNING) if count_running else (QUEUED,)
+        if self.s.get_bind().dialect.name == "postgresql":
+            # READ COMMITTED lets two processes both find none and both insert: serialise the check
+            # per kind with a lock held to the end of this transaction (SQLite's BEGIN IMMEDIATE does it).
+            await self.s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:kind))"), {"kind": f"jobs:{kind}"})
         waiting = await self.s.scalar(
             select(JobRow.id).where(JobRow.kind == kind, JobRow.status.in_(statuses)).limit(1)
         )
@@ -100,7 +105,7 @@ class JobRepo:
         stmt = select(JobRow).where(due, or_(JobRow.order_key.is_(None), ~blocked))
         if kinds:
             stmt = stmt.where(JobRow.kind.in_(kinds))
-        stmt = stmt.order_by(JobRow.run_at, JobRow.id).limit(limit).with_for_update(skip_locked=True)
+        stmt = stmt.order_by(JobRow.run_at, JobRow.id).limit(limit).with_for_update(skip_locked=True, of=JobRow)
         rows = list((await self.s.scalars(stmt)).all())
         for row in rows:
             row.status = RUNNING

@@ -64,6 +64,15 @@ class MessageRepo:
             stmt = stmt.where(after)
         return await self._load(stmt.order_by(MessageRow.created_at.desc(), MessageRow.id.desc()).limit(limit))
 
+    async def lock(self, message_id: str) -> None:
+        """Hold the message's row until the transaction ends, so that work on it is serialised.
+
+        PostgreSQL (READ COMMITTED) would otherwise let two transactions read the same state and both
+        act on it (two receipts of one message both inserting its receipt row, or each missing the
+        other's); on SQLite the IMMEDIATE transaction serialises already (no FOR UPDATE is rendered).
+        """
+        await self.s.execute(select(MessageRow.id).where(MessageRow.id == message_id).with_for_update())
+
     async def move(
         self, message_id: str, status: DeliveryStatus, allowed_from: set[DeliveryStatus], **values: object
     ) -> bool:
