@@ -20,14 +20,6 @@ T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def db(tmp_path: Path) -> Database:
     url = testdb.database_url(tmp_path)

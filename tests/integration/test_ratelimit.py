@@ -9,20 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from limits.aio.storage import Storage
 
+from clocks import Clock
 from voicememo.errors import RateLimited
 from voicememo.services.ratelimit import Load, RecipientRateLimiter, rate_limit_storage
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 LINE = "+15550100001"
 T0 = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)  # the start of a 60 s window
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -44,7 +37,7 @@ async def send(rl: RecipientRateLimiter, *to: str) -> None:
 
 @pytest.mark.anyio
 async def test_two_processes_on_redis_share_one_limit(redis_prefix: str) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     first = limiter(rate_limit_storage(REDIS_URL, key_prefix=redis_prefix), clock)
     second = limiter(rate_limit_storage(REDIS_URL, key_prefix=redis_prefix), clock)
     await send(first, "+15557654320")
@@ -60,7 +53,7 @@ async def test_two_processes_on_redis_share_one_limit(redis_prefix: str) -> None
 
 @pytest.mark.anyio
 async def test_memory_storage_is_per_process(redis_prefix: str) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     first, second = limiter(rate_limit_storage(None), clock), limiter(rate_limit_storage(None), clock)
     for _ in range(3):
         await send(first, "+15557654320")
@@ -72,7 +65,7 @@ async def test_memory_storage_is_per_process(redis_prefix: str) -> None:
 @pytest.mark.parametrize("where", ["memory", "redis"])
 @pytest.mark.anyio
 async def test_checking_does_not_count_and_a_group_send_counts_every_recipient(where: str, redis_prefix: str) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     rl = limiter(rate_limit_storage(REDIS_URL if where == "redis" else None, key_prefix=redis_prefix), clock)
     for _ in range(10):
         await rl.check(LINE, ["+15557654320", "+15557654321"])
@@ -85,7 +78,7 @@ async def test_checking_does_not_count_and_a_group_send_counts_every_recipient(w
 
 @pytest.mark.anyio
 async def test_the_previous_window_decays_with_the_clock() -> None:
-    clock = Clock()
+    clock = Clock(T0)
     rl = limiter(rate_limit_storage(None), clock)
     clock.now += timedelta(seconds=50)
     for _ in range(3):
@@ -126,6 +119,6 @@ def _after(load: Load, seconds: float, period: float) -> Load:
 
 @pytest.mark.anyio
 async def test_an_unreachable_redis_lets_sends_through() -> None:
-    rl = limiter(rate_limit_storage("redis://127.0.0.1:1/0"), Clock(), "1 per 60 seconds")
+    rl = limiter(rate_limit_storage("redis://127.0.0.1:1/0"), Clock(T0), "1 per 60 seconds")
     for _ in range(3):
         await send(rl, "+15557654320")
