@@ -18,12 +18,13 @@ from voicememo.services.admin import AdminService
 from voicememo.services.attachments import AttachmentService
 from voicememo.services.chats import ChatService
 from voicememo.services.context import ServiceContext, Urls
-from voicememo.services.debris import SWEEP_JOB, DebrisService, SweepHandler, schedule_sweep
+from voicememo.services.debris import SWEEP_JOB, DebrisService
 from voicememo.services.delivery import DELIVER_JOB, DeliverHandler
 from voicememo.services.events import WEBHOOK_JOB
 from voicememo.services.job_ops import JobOpsService
-from voicememo.services.lines import LINE_HEALTH_JOB, LineHealthHandler, LineService, schedule_line_health
+from voicememo.services.lines import LINE_HEALTH_JOB, LineService
 from voicememo.services.messages import MessageService
+from voicememo.services.periodic import Periodic, PeriodicHandler, schedule_periodic
 from voicememo.services.ratelimit import RecipientRateLimiter, rate_limit_storage
 from voicememo.services.reach import ReachService
 from voicememo.services.receipts import (
@@ -34,7 +35,7 @@ from voicememo.services.receipts import (
     ReceiptService,
     ReconcileHandler,
 )
-from voicememo.services.retention import RETENTION_JOB, RetentionHandler, RetentionService, schedule_retention
+from voicememo.services.retention import RETENTION_JOB, RetentionService
 from voicememo.services.voicememos import VoiceMemoService
 from voicememo.services.webhook_delivery import WebhookHandler
 from voicememo.services.webhooks import WebhookService
@@ -107,12 +108,16 @@ class Container:
         self.debris = DebrisService(self.ctx)
         self.retention = RetentionService(self.ctx)
         self.job_ops = JobOpsService(self.ctx)
+        self.periodic = [
+            Periodic(LINE_HEALTH_JOB, settings.line_health_interval_seconds, self.lines.refresh_health, 5.0),
+            Periodic(SWEEP_JOB, settings.debris_sweep_interval_seconds, self.debris.clean),
+            Periodic(RETENTION_JOB, settings.retention_interval_seconds, self.retention.prune),
+        ]
 
     async def run_worker(self, stop: asyncio.Event, concurrency: int | None = None) -> None:
         """Run delivery workers until ``stop``; the periodic jobs (line health, sweep, retention) stay scheduled."""
-        await schedule_line_health(self.ctx, first=True)
-        await schedule_sweep(self.ctx, first=True)
-        await schedule_retention(self.ctx, first=True)
+        for periodic in self.periodic:
+            await schedule_periodic(self.ctx, periodic, first=True)
         await self.worker(concurrency).run(stop)
 
     async def sweep_at_start(self) -> None:
@@ -130,10 +135,8 @@ class Container:
                 DELIVER_JOB: DeliverHandler(self.ctx, self.lines),
                 RECEIPT_JOB: ReceiptHandler(self.ctx),
                 RECONCILE_JOB: ReconcileHandler(self.ctx, self.lines),
-                LINE_HEALTH_JOB: LineHealthHandler(self.ctx, self.lines),
-                SWEEP_JOB: SweepHandler(self.ctx, self.debris),
-                RETENTION_JOB: RetentionHandler(self.ctx, self.retention),
                 WEBHOOK_JOB: WebhookHandler(self.ctx),
+                **{p.kind: PeriodicHandler(self.ctx, p) for p in self.periodic},
             },
             clock=self.ctx.clock,
             wakeup=self.ctx.wakeup,

@@ -14,7 +14,8 @@ from sqlalchemy import select
 import testdb
 from voicememo.container import Container
 from voicememo.services.context import ServiceContext
-from voicememo.services.retention import RETENTION_JOB, RetentionHandler, RetentionService, schedule_retention
+from voicememo.services.periodic import Periodic, PeriodicHandler, schedule_periodic
+from voicememo.services.retention import RETENTION_JOB, RetentionService
 from voicememo.settings import Settings
 from voicememo.storage.migrate import upgrade
 from voicememo.storage.repos.jobs import DEAD, DONE, QUEUED, JobRepo
@@ -119,13 +120,14 @@ async def test_retention_settings_decide_the_ages(ctx: ServiceContext) -> None:
 @pytest.mark.anyio
 async def test_the_periodic_job_prunes_and_schedules_its_successor(ctx: ServiceContext) -> None:
     await add_job(ctx, DONE, NOW - 8 * DAY)
-    await schedule_retention(ctx, first=True)
-    await schedule_retention(ctx, first=True)  # a second process starting: still one job
+    periodic = Periodic(RETENTION_JOB, ctx.settings.retention_interval_seconds, RetentionService(ctx).prune)
+    await schedule_periodic(ctx, periodic, first=True)
+    await schedule_periodic(ctx, periodic, first=True)  # a second process starting: still one job
     async with ctx.db.write() as s:
         claimed = await JobRepo(s).claim("w", now=NOW, lease=timedelta(seconds=30), limit=10, kinds=[RETENTION_JOB])
     assert len(claimed) == 1
 
-    await RetentionHandler(ctx, RetentionService(ctx)).run(claimed[0])
+    await PeriodicHandler(ctx, periodic).run(claimed[0])
 
     async with ctx.db.read() as s:
         rows = (await s.execute(select(JobRow.kind, JobRow.status, JobRow.run_at))).all()

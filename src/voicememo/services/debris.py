@@ -27,13 +27,11 @@ from pathlib import Path
 import anyio
 import structlog
 
-from voicememo.jobs.retry import RetryPolicy
 from voicememo.processes import pid_alive
 from voicememo.services.context import ServiceContext
 from voicememo.storage.repos.attachments import AttachmentSweepRepo
-from voicememo.storage.repos.jobs import Job, JobRepo
 
-SWEEP_JOB = "debris_sweep"
+SWEEP_JOB = "debris_sweep"  # run by services/periodic.py
 EXPIRED_UPLOAD = "The upload URL expired before the whole file arrived; create a new attachment and upload again."
 _TEMP = re.compile(r"^(\d+)-.*\.part$")
 _BLOB_PARTIAL = re.compile(r"^\..*\.(\d+)\.partial$")
@@ -100,31 +98,6 @@ class DebrisService:
         if debris.total:
             log.info("debris_cleaned", action="cleaned", **debris.counts())
         return debris
-
-
-class SweepHandler:
-    """The periodic sweep; enqueues its own successor."""
-
-    def __init__(self, ctx: ServiceContext, debris: DebrisService) -> None:
-        self.ctx = ctx
-        self.debris = debris
-        self.policy = RetryPolicy(base_seconds=30.0, max_attempts=3)
-
-    async def run(self, job: Job) -> None:
-        try:
-            await self.debris.clean()
-        finally:
-            await schedule_sweep(self.ctx, first=False)
-
-    async def give_up(self, job: Job, reason: str) -> None:
-        log.warning("debris_sweep_dropped", action="gave_up", reason=reason)
-
-
-async def schedule_sweep(ctx: ServiceContext, *, first: bool) -> None:
-    now = ctx.clock()
-    run_at = now if first else now + timedelta(seconds=ctx.settings.debris_sweep_interval_seconds)
-    async with ctx.db.write() as s:
-        await JobRepo(s).ensure_one(SWEEP_JOB, {}, now=now, run_at=run_at, count_running=first)
 
 
 def _leftovers(root: Path, pattern: re.Pattern[str], cutoff: float, recursive: bool) -> list[str]:

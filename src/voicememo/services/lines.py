@@ -14,7 +14,6 @@ import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -26,12 +25,10 @@ from limits.strategies import MovingWindowRateLimiter
 from voicememo.domain.handles import require_e164
 from voicememo.domain.models import Line
 from voicememo.errors import BadRequest, Conflict, InvalidParameter, NotFound, RateLimited
-from voicememo.jobs.retry import RetryPolicy
 from voicememo.net.addresses import literal_address
 from voicememo.senders.base import LineBinding, LineHealth, LineSender, SenderConfigError, SenderError, SendRejected
 from voicememo.services.context import ServiceContext
 from voicememo.services.receipts import ReceiptService
-from voicememo.storage.repos.jobs import Job, JobRepo
 from voicememo.storage.repos.lines import LineRepo
 from voicememo.storage.repos.partners import PartnerRepo
 from voicememo.storage.sealing import SealBroken
@@ -253,28 +250,3 @@ class LineService:
 def _is_loopback(host: str) -> bool:
     address = literal_address(host)
     return host == "localhost" or (address is not None and address.is_loopback)
-
-
-class LineHealthHandler:
-    """The periodic health check of every line; enqueues its own successor."""
-
-    def __init__(self, ctx: ServiceContext, lines: LineService) -> None:
-        self.ctx = ctx
-        self.lines = lines
-        self.policy = RetryPolicy(base_seconds=5.0, max_attempts=3)
-
-    async def run(self, job: Job) -> None:
-        try:
-            await self.lines.refresh_health()
-        finally:
-            await schedule_line_health(self.ctx, first=False)
-
-    async def give_up(self, job: Job, reason: str) -> None:
-        log.warning("line_health_dropped", action="gave_up", reason=reason)
-
-
-async def schedule_line_health(ctx: ServiceContext, *, first: bool) -> None:
-    now = ctx.clock()
-    run_at = now if first else now + timedelta(seconds=ctx.settings.line_health_interval_seconds)
-    async with ctx.db.write() as s:
-        await JobRepo(s).ensure_one(LINE_HEALTH_JOB, {}, now=now, run_at=run_at, count_running=first)

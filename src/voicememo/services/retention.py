@@ -19,11 +19,10 @@ from pathlib import Path
 import anyio
 import structlog
 
-from voicememo.jobs.retry import RetryPolicy
 from voicememo.services.context import ServiceContext
 from voicememo.storage.repos.idempotency import WINDOW, IdempotencyRepo
 from voicememo.storage.repos.job_admin import JobAdminRepo
-from voicememo.storage.repos.jobs import DONE, Job, JobRepo
+from voicememo.storage.repos.jobs import DONE
 from voicememo.storage.repos.webhooks import AttemptRepo
 
 RETENTION_JOB = "retention"
@@ -59,31 +58,6 @@ class RetentionService:
         if any(asdict(pruned).values()):
             log.info("retention_pruned", action="pruned", **asdict(pruned))
         return pruned
-
-
-class RetentionHandler:
-    """The periodic pruning; enqueues its own successor."""
-
-    def __init__(self, ctx: ServiceContext, retention: RetentionService) -> None:
-        self.ctx = ctx
-        self.retention = retention
-        self.policy = RetryPolicy(base_seconds=30.0, max_attempts=3)
-
-    async def run(self, job: Job) -> None:
-        try:
-            await self.retention.prune()
-        finally:
-            await schedule_retention(self.ctx, first=False)
-
-    async def give_up(self, job: Job, reason: str) -> None:
-        log.warning("retention_dropped", action="gave_up", reason=reason)
-
-
-async def schedule_retention(ctx: ServiceContext, *, first: bool) -> None:
-    now = ctx.clock()
-    run_at = now if first else now + timedelta(seconds=ctx.settings.retention_interval_seconds)
-    async with ctx.db.write() as s:
-        await JobRepo(s).ensure_one(RETENTION_JOB, {}, now=now, run_at=run_at, count_running=first)
 
 
 def _prune_outbox(outbox: Path, cutoff: float) -> int:
