@@ -187,24 +187,29 @@ class IdempotencyMiddleware:
         start = next((m for m in messages if m["type"] == "http.response.start"), None)
         status = int(start["status"]) if start else 500
         failpoints.hit(c.settings.failpoints, "idempotency.before_store")
-        async with c.ctx.db.write() as s:
-            repo = IdempotencyRepo(s)
-            record = await repo.get(claim.scope, claim.key)
+        if status >= 500 or status in _NOT_STORED:
+            async with c.ctx.db.read() as s:
+                record = await IdempotencyRepo(s).get(claim.scope, claim.key)
             effect = record.effect if record is not None else None
-            if effect is not None and (status >= 500 or status in _NOT_STORED):
-                # The effect committed but something after it failed: answer what was done.
-                status, text = await self._rebuild(c, partner_id, effect)
-                messages[:] = _json_messages(status, text)
-                await repo.complete(claim.scope, claim.key, status, text, "application/json")
-            elif status >= 500 or status in _NOT_STORED:
-                await repo.release(claim)
-            else:
-                content = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-                content_type = next(
-                    (v.decode("latin-1") for k, v in (start or {}).get("headers", []) if k.lower() == b"content-type"),
-                    None,
-                )
-                await repo.complete(claim.scope, claim.key, status, content.decode("utf-8", "replace"), content_type)
+            if effect is None:  # nothing was done: the key is free for the retry
+                async with c.ctx.db.write() as s:
+                    await IdempotencyRepo(s).release(claim)  # only if still unlinked and ours
+                return
+            # The effect committed but something after it failed: answer what was done (rebuilt
+            # before the write transaction, which holds SQLite's write lock).
+            status, text = await self._rebuild(c, partner_id, effect)
+            messages[:] = _messages(status, text, "application/json")
+            async with c.ctx.db.write() as s:
+                await IdempotencyRepo(s).complete(claim.scope, claim.key, status, text, "application/json")
+            return
+        content = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        content_type = next(
+            (v.decode("latin-1") for k, v in (start or {}).get("headers", []) if k.lower() == b"content-type"), None
+        )
+        async with c.ctx.db.write() as s:
+            await IdempotencyRepo(s).complete(
+                claim.scope, claim.key, status, content.decode("utf-8", "replace"), content_type
+            )
 
     async def _rebuild(self, c: Container, partner_id: str, effect: tuple[str, str]) -> tuple[int, str]:
         kind, resource_id = effect
@@ -249,9 +254,11 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(parts)
 
 
-def _json_messages(status: int, body: str) -> list[Message]:
+def _messages(status: int, body: str, content_type: str | None, *extra: tuple[bytes, bytes]) -> list[Message]:
     data = body.encode()
-    headers = [(b"content-length", str(len(data)).encode()), (b"content-type", b"application/json")]
+    headers = [(b"content-length", str(len(data)).encode()), *extra]
+    if content_type:
+        headers.append((b"content-type", content_type.encode()))
     return [
         {"type": "http.response.start", "status": status, "headers": headers},
         {"type": "http.response.body", "body": data},
@@ -259,9 +266,5 @@ def _json_messages(status: int, body: str) -> list[Message]:
 
 
 async def _replay(send: Send, status: int, body: str, content_type: str | None) -> None:
-    data = body.encode()
-    headers = [(b"content-length", str(len(data)).encode()), (b"idempotent-replayed", b"true")]
-    if content_type:
-        headers.append((b"content-type", content_type.encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": data})
+    for message in _messages(status, body, content_type, (b"idempotent-replayed", b"true")):
+        await send(message)
