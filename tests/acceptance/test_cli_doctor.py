@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -15,16 +13,11 @@ from pathlib import Path
 from test_cli_and_serve import cli
 
 import testdb
+from gone import a_dead_pid
 from voicememo.container import Container
 from voicememo.domain.models import Attachment, AttachmentStatus, utcnow
 from voicememo.settings import Settings
 from voicememo.storage.repos.attachments import AttachmentRepo
-
-
-def a_dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
 
 
 def aged(path: Path, seconds: float) -> Path:

@@ -11,8 +11,6 @@ import asyncio
 import hashlib
 import json
 import socket
-import subprocess
-import sys
 from datetime import timedelta
 
 import httpx
@@ -21,15 +19,10 @@ from sqlalchemy import select
 
 from api.conftest import Server, Tenant
 from api.helpers import new_handle
+from gone import a_dead_pid
 from voicememo.container import Container
 from voicememo.domain.models import utcnow
 from voicememo.storage.tables import IdempotencyRow
-
-
-def a_dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
 
 
 def chat_request(tenant: Tenant) -> bytes:
