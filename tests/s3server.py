@@ -76,7 +76,7 @@ class Bucket:
             aws_secret_access_key=SECRET_KEY,
         )
 
-    def keys(self) -> list[str]:
+    def object_keys(self) -> list[str]:
         """Every object in the bucket, by its blob key (the prefix taken off)."""
         pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.name)
         return sorted(o["Key"].removeprefix(self.prefix + "/") for page in pages for o in page.get("Contents", []))
