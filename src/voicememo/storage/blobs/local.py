@@ -61,6 +61,9 @@ class LocalBlobStore:
     async def presigned_get(self, key: str, ttl: int, *, filename: str, content_type: str) -> str | None:
         return None  # served by our own route, from local_path
 
+    async def presigned_put(self, key: str, ttl: int, *, content_type: str, size: int) -> str | None:
+        return None  # uploads come to our own signed PUT route
+
     async def exists(self, key: str) -> bool:
         return await anyio.Path(self._path(key)).is_file()
 

@@ -44,6 +44,9 @@ class MemoryBlobStore:
     async def presigned_get(self, key: str, ttl: int, *, filename: str, content_type: str) -> str | None:
         return None
 
+    async def presigned_put(self, key: str, ttl: int, *, content_type: str, size: int) -> str | None:
+        return None
+
     async def exists(self, key: str) -> bool:
         return check_key(key) in self.blobs
 

@@ -73,6 +73,11 @@ class BlobStore(Protocol):
         """A URL the client may fetch the blob from directly for ``ttl`` seconds, if the store can sign one."""
         ...
 
+    async def presigned_put(self, key: str, ttl: int, *, content_type: str, size: int) -> str | None:
+        """A URL a client may PUT exactly ``size`` bytes of ``content_type`` to for ``ttl`` seconds
+        (both signed in), if the store can sign one; the bytes land under ``key``."""
+        ...
+
     async def exists(self, key: str) -> bool: ...
 
     async def delete(self, key: str) -> None:

@@ -153,8 +153,7 @@ class S3BlobStore:
             "presign", key, lambda: self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl)
         )
 
-    async def presigned_put(self, key: str, ttl: int, *, content_type: str, size: int) -> str:
-        """A URL the client PUTs exactly ``size`` bytes of ``content_type`` to (both are signed in)."""
+    async def presigned_put(self, key: str, ttl: int, *, content_type: str, size: int) -> str | None:
         params = {
             "Bucket": self.config.bucket,
             "Key": self._key(key),
