@@ -42,7 +42,7 @@ def slot_for(tenant: Tenant, data: bytes, content_type: str = "audio/mpeg") -> l
 def test_presigned_upload_is_checked_when_first_used(
     presigned: tuple[Server, s3server.Bucket], tenant: Tenant, corpus: dict[str, Made]
 ) -> None:
-    server, bucket = presigned
+    _server, bucket = presigned
     data = corpus["mp3-xing"].path.read_bytes()
     slot = slot_for(tenant, data)
     assert slot.upload_url.startswith(f"{bucket.endpoint}/{bucket.name}/vm/incoming/")

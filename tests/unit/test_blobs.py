@@ -109,7 +109,7 @@ async def test_s3_multipart_upload_and_presigned_get(s3_bucket: Bucket, tmp_path
     stored = await store.put_file("big/one.wav", _file(tmp_path, data))
     assert stored.sha256 == hashlib.sha256(data).hexdigest()
     assert s3_bucket.get("big/one.wav") == data
-    assert s3_bucket.keys() == ["big/one.wav"]
+    assert s3_bucket.object_keys() == ["big/one.wav"]
     assert store.local_path("big/one.wav") is None
     url = await store.presigned_get("big/one.wav", 60, filename="ünï code.wav", content_type="audio/wav")
     assert url is not None
