@@ -21,7 +21,7 @@ import s3server
 import testdb
 
 MB = 1024 * 1024
-#: what the server process may grow by while 100 MB pass through it (measured: a few MB either store)
+#: what the server process may grow by while 100 MB pass through it (measured: +7 MB local, +17 MB S3)
 ALLOWED_GROWTH_MB = 40
 
 

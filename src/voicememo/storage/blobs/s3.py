@@ -2,7 +2,7 @@
 
 boto3 in worker threads rather than an asyncio client: its transfer manager already uploads a file
 of any size as a multipart upload, reading it in parts from disk (memory stays flat: measured
-+4 MB of peak RSS for a 100 MB file, see tests/integration/test_s3_blobs.py), and a download is
++16 MB of peak RSS for a 100 MB file, see tests/acceptance/test_upload_memory.py), and a download is
 one thread hop per 1 MiB chunk, which costs nothing next to the network. The client is
 thread-safe; one is made per store.
 
