@@ -40,9 +40,6 @@ class LocalBlobStore:
         _fsync_dir(target.parent)
         return StoredBlob(key, size, digest)
 
-    async def read(self, key: str) -> bytes:
-        return await anyio.Path(self._path(key)).read_bytes()
-
     async def open_stream(self, key: str, start: int = 0, end: int | None = None) -> BlobStream:
         fh = await anyio.to_thread.run_sync(open, self._path(key), "rb")  # FileNotFoundError here
         try:

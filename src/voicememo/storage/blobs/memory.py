@@ -26,14 +26,11 @@ class MemoryBlobStore:
         self.stored_at[key] = time.time()
         return StoredBlob(key, len(data), hashlib.sha256(data).hexdigest())
 
-    async def read(self, key: str) -> bytes:
+    async def open_stream(self, key: str, start: int = 0, end: int | None = None) -> BlobStream:
         try:
-            return self.blobs[check_key(key)]
+            data = self.blobs[check_key(key)]
         except KeyError:
             raise FileNotFoundError(key) from None
-
-    async def open_stream(self, key: str, start: int = 0, end: int | None = None) -> BlobStream:
-        data = await self.read(key)
         start, length = clamp_range(len(data), start, end)
         view = data[start : start + length]
         return BlobStream(len(data), start, length, _chunks(view), _nothing)

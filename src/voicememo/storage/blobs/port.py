@@ -2,8 +2,9 @@
 
 It is shaped by two kinds of store: files on this machine (a path can go to FFmpeg or sendfile as
 it is) and a remote S3-compatible bucket (bytes come as a stream; a client may be sent to the bucket
-itself with a presigned URL). So reading is a stream, and paths and presigned URLs are optional
-shortcuts: ``None`` means "not here, stream instead".
+itself with a presigned URL). So reading is a stream (there is no "read it all": no path may hold a
+100 MB file in memory), and paths and presigned URLs are optional shortcuts: ``None`` means "not
+here, stream instead".
 
 Errors: a missing blob is ``FileNotFoundError`` in every store; anything else a store fails at
 (unreachable, refused, misconfigured) is :class:`BlobStoreError`, never an HTTP error: the service
@@ -54,10 +55,6 @@ class BlobStream:
 class BlobStore(Protocol):
     async def put_file(self, key: str, source: Path) -> StoredBlob:
         """Store the file at ``source`` under ``key``; ``source`` is consumed (moved or deleted)."""
-        ...
-
-    async def read(self, key: str) -> bytes:
-        """The whole blob, for small blobs only: downloads and renditions use :meth:`open_stream`."""
         ...
 
     async def open_stream(self, key: str, start: int = 0, end: int | None = None) -> BlobStream:

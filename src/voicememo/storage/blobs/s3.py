@@ -110,12 +110,6 @@ class S3BlobStore:
             await anyio.Path(source).unlink(missing_ok=True)
         return StoredBlob(key, size, digest)
 
-    async def read(self, key: str) -> bytes:
-        name = self._key(key)
-        return await self._call(
-            "read", key, lambda: self._client.get_object(Bucket=self.config.bucket, Key=name)["Body"].read()
-        )
-
     async def open_stream(self, key: str, start: int = 0, end: int | None = None) -> BlobStream:
         name = self._key(key)
         whole = start <= 0 and end is None
