@@ -1,18 +1,21 @@
 """Peak memory of the server (and its audio workers) while a ~100 MB WAV is uploaded and checked.
 
-    .venv/bin/python benchmarks/upload_memory.py [--mb 100]
+    .venv/bin/python benchmarks/upload_memory.py [--mb 100] [--s3]
 
 Starts `voicememo serve` on a fresh data dir, streams the upload through the signed
 PUT URL, and reads VmHWM (peak resident set) from /proc for the server and every child.
+With ``--s3`` the blobs go to an S3 bucket on a moto server in this process (loopback).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import tempfile
 import time
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -48,15 +51,43 @@ def write_wav(path: Path, megabytes: int) -> None:
             w.writeframes(stereo)
 
 
+@contextlib.contextmanager
+def s3_settings(wanted: bool) -> Iterator[dict[str, str]]:
+    """Settings for a fresh bucket on a moto server in this process, or none (local files)."""
+    if not wanted:
+        yield {}
+        return
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench", "region_name": "us-east-1"}
+    boto3.client("s3", endpoint_url=endpoint, **keys).create_bucket(Bucket="bench")
+    try:
+        yield {
+            "blob_url": "s3://bench/blobs",
+            "s3_endpoint_url": endpoint,
+            "s3_region": "us-east-1",
+            "s3_access_key_id": "bench",
+            "s3_secret_access_key": "bench",
+        }
+    finally:
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=100)
+    parser.add_argument("--s3", action="store_true", help="store blobs in S3 (a moto server on loopback)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, s3_settings(args.s3) as settings:
         audio = Path(tmp) / "long.wav"
         write_wav(audio, args.mb)
         size = audio.stat().st_size
-        with served(Path(tmp) / "data", "+15550300001") as server:
+        with served(Path(tmp) / "data", "+15550300001", **settings) as server:
             client = linq.LinqAPIV3(api_key=server.api_key, base_url=server.base_url)
             baseline = {pid: peak_kb(pid) for pid in family(server.pid)}
             slot = client.attachments.create(filename="long.wav", content_type="audio/wav", size_bytes=size)

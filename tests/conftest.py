@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import s3server
 import testdb
 from audiogen import Made, make_corpus
 
@@ -26,6 +27,19 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Made]:
 @pytest.fixture(scope="session")
 def amr_wb_dtx() -> Path:
     return FIXTURES / "speech-dtx.awb"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on loopback, one per test process (xdist worker)."""
+    with s3server.moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> s3server.Bucket:
+    """A fresh, empty bucket on that server."""
+    return s3server.new_bucket(s3_endpoint)
 
 
 @pytest.fixture

@@ -36,6 +36,23 @@ class Settings(BaseSettings):
     #: DATA_DIR/secret_key (changing it voids outstanding upload URLs and existing webhook secrets)
     secret_key: SecretStr | None = None
 
+    #: where blobs live: empty for files under DATA_DIR/blobs, or s3://bucket/optional/prefix for an
+    #: S3-compatible object store (every API and worker process then shares it, whatever its data dir)
+    blob_url: str = ""
+    #: the S3 API's address for stores other than AWS (MinIO, R2, …); empty: AWS's own for the region
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    #: empty: boto3's own credential chain (environment, ~/.aws, instance role)
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr | None = None
+    #: downloads answer with a redirect to a presigned GET on the bucket, valid this long, instead of
+    #: passing the bytes through this server
+    s3_presign_downloads: bool = False
+    s3_presign_ttl_seconds: int = Field(default=300, ge=10, le=7 * 24 * 3600)
+    #: a pre-upload's upload_url is a presigned PUT on the bucket (type and size signed in); the file
+    #: is checked when the attachment is next read or sent, as the local PUT checks it
+    s3_presigned_uploads: bool = False
+
     fetch_allow_private_networks: bool = False
     fetch_ca_bundle: Path | None = None
     fetch_max_bytes: int = Field(default=10 * MB, ge=1)
@@ -122,6 +139,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _defaults_from_others(self) -> Settings:
+        if self.blob_url and not self.blob_url.startswith("s3://"):
+            raise ValueError(f"BLOB_URL must be empty (local files) or s3://bucket/prefix, not {self.blob_url!r}")
+        if not self.blob_url and (self.s3_presign_downloads or self.s3_presigned_uploads):
+            raise ValueError("S3_PRESIGN_DOWNLOADS and S3_PRESIGNED_UPLOADS need BLOB_URL=s3://…")
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'voicememo.db').resolve()}"
         if not self.public_base_url:

@@ -1,4 +1,11 @@
-"""Pre-uploads: a signed PUT URL, the upload itself (checked like any memo audio), read and delete."""
+"""Pre-uploads: a signed PUT URL, the upload itself (checked like any memo audio), read and delete.
+
+The PUT goes to our own route (``/uploads/{id}``), which checks the bytes as they arrive; or, with
+S3_PRESIGNED_UPLOADS, straight to the bucket through a presigned URL (type and size signed in), under
+``incoming/…``. The server does not hear of that PUT, so the bytes are checked the first time the
+attachment is read or sent (or by the sweep once its URL has expired), by the same code: an attachment
+is never used before it was checked and measured.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -31,6 +39,12 @@ from voicememo.storage.repos.idempotency import record_effect
 from voicememo.tracing import current_trace_id
 
 AUDIO_CONTENT_TYPES = sorted({alias for info in FORMATS.values() for alias in info.mime_aliases})
+#: where presigned pre-uploads land in the store until they are checked (then moved under audio/)
+INCOMING = "incoming"
+
+
+def incoming_key(partner_id: str, attachment_id: str) -> str:
+    return f"{INCOMING}/{partner_id}/{attachment_id}"
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,7 @@ class AttachmentService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self._signer = URLSafeTimedSerializer(ctx.settings.signing_key(), salt="voicememo.upload")
+        self._presigned = ctx.settings.s3_presigned_uploads
 
     async def create_upload(
         self, partner_id: str, filename: str | None, content_type: str | None, size_bytes: int | None
@@ -82,14 +97,25 @@ class AttachmentService:
         async with self.ctx.db.write() as s:
             await AttachmentRepo(s).add(attachment)
             await record_effect(s, "attachment", attachment.id)
-        return self._slot(attachment)
+        return await self._slot(attachment)
 
     async def upload_slot(self, partner_id: str, attachment_id: str) -> UploadSlot:
         """The slot as its creation answered it (an idempotent replay): same attachment, same expiry."""
-        return self._slot(await self.get(partner_id, attachment_id))
+        return await self._slot(await self.get(partner_id, attachment_id))
 
-    def _slot(self, attachment: Attachment) -> UploadSlot:
+    async def _slot(self, attachment: Attachment) -> UploadSlot:
         expires_at = attachment.created_at + timedelta(seconds=self.ctx.settings.upload_url_ttl_seconds)
+        required = {"Content-Type": attachment.content_type}
+        if self._presigned:
+            ttl = max(1, int((expires_at - self.ctx.clock()).total_seconds()))
+            url = await self.ctx.blobs.presigned_put(
+                incoming_key(attachment.partner_id, attachment.id),
+                ttl,
+                content_type=attachment.content_type,
+                size=attachment.size_bytes,
+            )
+            if url is not None:
+                return UploadSlot(attachment, url, expires_at, required)
         claims = {
             "a": attachment.id,
             "p": attachment.partner_id,
@@ -101,7 +127,7 @@ class AttachmentService:
             attachment=attachment,
             upload_url=self.ctx.urls.upload(attachment.id, self._signer.dumps(claims)),
             expires_at=expires_at,
-            required_headers={"Content-Type": attachment.content_type},
+            required_headers=required,
         )
 
     async def receive_upload(
@@ -135,45 +161,10 @@ class AttachmentService:
                 raise PayloadTooLarge(f"The upload sent more than size_bytes ({size:,} bytes).") from exc
             if received != size:
                 raise BadRequest(f"The upload ended after {received:,} bytes; size_bytes was {size:,}.")
-            try:
-                intake = await check_and_store(
-                    self.ctx, partner_id, attachment_id, path, format_for_content_type(declared)
-                )
-            except (UnsupportedAudio, ContentTypeMismatch) as exc:
-                await self._fail(partner_id, attachment_id, exc.message)
-                raise
-            except Exception:
-                # A bug of ours must not leave the attachment pending with no word on why.
-                await self._fail(
-                    partner_id,
-                    attachment_id,
-                    f"The file could not be checked because of an internal error (trace {current_trace_id()}); "
-                    "upload it again, and tell the operator if it keeps failing.",
-                )
-                raise
-        try:
-            async with self.ctx.db.write() as s:
-                repo = AttachmentRepo(s)
-                if not await repo.update_unless_complete(
-                    partner_id,
-                    attachment_id,
-                    status=AttachmentStatus.COMPLETE,
-                    failure_reason=None,
-                    **intake.attachment_fields(),
-                ):
-                    raise InvalidParameter("This attachment was completed or deleted by another request meanwhile.")
-                done = await repo.get(partner_id, attachment_id)
-        except BaseException:
-            await self.ctx.blobs.delete(intake.blob.key)
-            raise
-        assert done is not None
+            done = await _check_and_complete(self.ctx, partner_id, attachment_id, path, declared)
+        if done is None:
+            raise InvalidParameter("This attachment was completed or deleted by another request meanwhile.")
         return done
-
-    async def _fail(self, partner_id: str, attachment_id: str, reason: str) -> None:
-        async with self.ctx.db.write() as s:
-            await AttachmentRepo(s).update_unless_complete(
-                partner_id, attachment_id, status=AttachmentStatus.FAILED, failure_reason=reason
-            )
 
     def _verify(self, attachment_id: str, token: str) -> dict[str, object]:
         try:
@@ -194,11 +185,12 @@ class AttachmentService:
         return f"This upload URL has expired (they last {ttl}); create a new attachment."
 
     async def get(self, partner_id: str, attachment_id: str) -> Attachment:
+        """The attachment as it stands (a presigned upload that has arrived is checked first)."""
         async with self.ctx.db.read() as s:
             attachment = await AttachmentRepo(s).get(partner_id, attachment_id)
         if attachment is None:
             raise AttachmentNotFound()
-        return attachment
+        return await settle_presigned(self.ctx, attachment)
 
     async def delete(self, partner_id: str, attachment_id: str) -> None:
         async with self.ctx.db.write() as s:
@@ -217,9 +209,90 @@ class AttachmentService:
         """For the download route: a complete, not deleted attachment, or 404."""
         async with self.ctx.db.read() as s:
             attachment = await AttachmentRepo(s).get_public(attachment_id)
+        if attachment is not None:
+            attachment = await settle_presigned(self.ctx, attachment)
         if attachment is None or attachment.status is not AttachmentStatus.COMPLETE or not attachment.blob_key:
             raise AttachmentNotFound()
         return attachment
+
+
+async def settle_presigned(ctx: ServiceContext, attachment: Attachment) -> Attachment:
+    """A pending pre-upload whose bytes a client PUT straight to the bucket: checked and measured now,
+    by the code that checks our own PUT route's uploads. Still pending when nothing has arrived;
+    ``failed`` with the reason when the bytes are wrong; raises AttachmentNotFound if deleted meanwhile."""
+    if attachment.status is not AttachmentStatus.PENDING or not ctx.settings.s3_presigned_uploads:
+        return attachment
+    partner_id, size = attachment.partner_id, attachment.size_bytes
+    key = incoming_key(partner_id, attachment.id)
+    try:
+        stream = await ctx.blobs.open_stream(key)
+    except FileNotFoundError:
+        return attachment
+    async with stream, temp_path(ctx.settings.tmp_dir) as path:
+        if stream.size != size:  # the bucket checks the signed Content-Length; this is for stores that do not
+            await _fail(
+                ctx, partner_id, attachment.id, f"The upload is {stream.size:,} bytes but size_bytes was {size:,}."
+            )
+        else:
+            try:
+                await write_stream(stream.chunks, path, size)
+                await _check_and_complete(ctx, partner_id, attachment.id, path, attachment.content_type)
+            except (UnsupportedAudio, ContentTypeMismatch):
+                pass  # recorded on the attachment as failed, with the reason
+    await ctx.blobs.delete(key)  # checked (either way): a stored copy or a failure reason replaces it
+    async with ctx.db.read() as s:
+        settled = await AttachmentRepo(s).get(partner_id, attachment.id)
+    if settled is None:
+        raise AttachmentNotFound()
+    return settled
+
+
+async def _check_and_complete(
+    ctx: ServiceContext, partner_id: str, attachment_id: str, path: Path, declared: str
+) -> Attachment | None:
+    """Check, measure and store the file at ``path`` (consumed), then mark the attachment complete;
+    bad audio marks it failed and raises the user's 4xx. None if another request settled it first."""
+    try:
+        intake = await check_and_store(ctx, partner_id, attachment_id, path, format_for_content_type(declared))
+    except (UnsupportedAudio, ContentTypeMismatch) as exc:
+        await _fail(ctx, partner_id, attachment_id, exc.message)
+        raise
+    except Exception:
+        # A bug of ours must not leave the attachment pending with no word on why.
+        await _fail(
+            ctx,
+            partner_id,
+            attachment_id,
+            f"The file could not be checked because of an internal error (trace {current_trace_id()}); "
+            "upload it again, and tell the operator if it keeps failing.",
+        )
+        raise
+    try:
+        async with ctx.db.write() as s:
+            repo = AttachmentRepo(s)
+            if not await repo.update_unless_complete(
+                partner_id,
+                attachment_id,
+                status=AttachmentStatus.COMPLETE,
+                failure_reason=None,
+                **intake.attachment_fields(),
+            ):
+                done = None
+            else:
+                done = await repo.get(partner_id, attachment_id)
+    except BaseException:
+        await ctx.blobs.delete(intake.blob.key)
+        raise
+    if done is None:
+        await ctx.blobs.delete(intake.blob.key)
+    return done
+
+
+async def _fail(ctx: ServiceContext, partner_id: str, attachment_id: str, reason: str) -> None:
+    async with ctx.db.write() as s:
+        await AttachmentRepo(s).update_unless_complete(
+            partner_id, attachment_id, status=AttachmentStatus.FAILED, failure_reason=reason
+        )
 
 
 def _duration(seconds: int) -> str:

@@ -6,7 +6,8 @@ A SIGKILL can interrupt a request or a job between any two steps. What it can le
 - a blob being written (``.<name>.<pid>.partial``) or the sandbox outbox's staging folder
   (``outbox/.<send id>.<pid>.<hex>``);
 - a blob stored just before the row that would own it was committed (no row refers to it);
-- a pre-upload whose upload never finished, ``pending`` after its URL expired.
+- a pre-upload whose upload never finished, ``pending`` after its URL expired (with presigned
+  uploads, one whose bytes reached the bucket is checked and completed instead).
 
 Files carry the pid of their writer: a file whose process is gone is debris at once; any other
 is debris only once it is older than ``DEBRIS_GRACE_SECONDS`` (a live request never takes that
@@ -27,9 +28,11 @@ from pathlib import Path
 import anyio
 import structlog
 
+from voicememo.domain.models import AttachmentStatus
 from voicememo.processes import pid_alive
+from voicememo.services.attachments import INCOMING, settle_presigned
 from voicememo.services.context import ServiceContext
-from voicememo.storage.repos.attachments import AttachmentSweepRepo
+from voicememo.storage.repos.attachments import AttachmentRepo, AttachmentSweepRepo
 
 SWEEP_JOB = "debris_sweep"  # run by services/periodic.py
 EXPIRED_UPLOAD = "The upload URL expired before the whole file arrived; create a new attachment and upload again."
@@ -78,8 +81,38 @@ class DebrisService:
             repo = AttachmentSweepRepo(s)
             live = await repo.live_blob_keys() if stored else set()
             debris.expired_uploads = await repo.pending_created_before(expired)
-        debris.orphan_blobs = sorted(set(stored) - live)
+        unowned = set(stored) - live
+        waiting = [k for k in unowned if k.startswith(f"{INCOMING}/")]
+        if waiting:  # a presigned upload that arrived is owned by its pending attachment until checked
+            unowned -= await self._still_pending(waiting)
+        debris.orphan_blobs = sorted(unowned)
         return debris
+
+    async def _still_pending(self, incoming: list[str]) -> set[str]:
+        keep = set()
+        async with self.ctx.db.read() as s:
+            for key in incoming:
+                attachment = await AttachmentRepo(s).get_public(key.rsplit("/", 1)[-1])
+                if attachment is not None and attachment.status is AttachmentStatus.PENDING:
+                    keep.add(key)
+        return keep
+
+    async def _settle_arrived(self, ids: list[str]) -> list[str]:
+        """Of expired pre-uploads, those whose bytes never reached the bucket (the rest are checked now)."""
+        missing = []
+        for attachment_id in ids:
+            async with self.ctx.db.read() as s:
+                attachment = await AttachmentRepo(s).get_public(attachment_id)
+            if attachment is None:
+                continue
+            try:
+                settled = await settle_presigned(self.ctx, attachment)
+            except Exception:  # one bad upload (or a store hiccup) must not stop the sweep; tried again next time
+                log.exception("presigned_upload_check_failed", action="error", attachment_id=attachment_id)
+                continue
+            if settled.status is AttachmentStatus.PENDING:
+                missing.append(attachment_id)
+        return missing
 
     async def clean(self) -> Debris:
         """Remove (or, for pre-uploads, fail with the reason) what :meth:`find` reports; returns it."""
@@ -92,6 +125,8 @@ class DebrisService:
             debris.orphan_blobs = [k for k in debris.orphan_blobs if k not in live]
             for key in debris.orphan_blobs:
                 await self.ctx.blobs.delete(key)
+        if debris.expired_uploads and self.ctx.settings.s3_presigned_uploads:
+            debris.expired_uploads = await self._settle_arrived(debris.expired_uploads)
         if debris.expired_uploads:
             async with self.ctx.db.write() as s:
                 await AttachmentSweepRepo(s).fail_pending(debris.expired_uploads, EXPIRED_UPLOAD)

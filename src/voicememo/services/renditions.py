@@ -10,11 +10,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import anyio
-
 from voicememo.domain.models import Attachment, Service
 from voicememo.services.context import ServiceContext
-from voicememo.storage.incoming import temp_path
+from voicememo.storage.incoming import temp_path, write_stream
 from voicememo.storage.repos.delivery import RenditionRepo, StoredRendition
 
 
@@ -78,5 +76,6 @@ async def local_copy(ctx: ServiceContext, key: str) -> AsyncIterator[Path]:
         yield local
         return
     async with temp_path(ctx.settings.tmp_dir) as path:
-        await anyio.Path(path).write_bytes(await ctx.blobs.read(key))
+        async with await ctx.blobs.open_stream(key) as stream:
+            await write_stream(stream.chunks, path, stream.length)  # chunk by chunk: memory stays flat
         yield path

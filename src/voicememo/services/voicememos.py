@@ -30,6 +30,7 @@ from voicememo.errors import (
     UnsupportedAudio,
 )
 from voicememo.net.fetch import check_url
+from voicememo.services.attachments import settle_presigned
 from voicememo.services.context import ServiceContext
 from voicememo.services.delivery import enqueue_delivery
 from voicememo.services.intake import Intake, check_and_store
@@ -99,6 +100,7 @@ class VoiceMemoService:
             attachment = await AttachmentRepo(s).get(partner_id, attachment_id)
         if attachment is None:
             raise AttachmentNotFound(f"Attachment {attachment_id} not found.")
+        attachment = await settle_presigned(self.ctx, attachment)  # bytes PUT straight to the bucket: checked now
         if attachment.status is AttachmentStatus.PENDING:
             raise AttachmentNotReady(
                 f"Attachment {attachment_id} is not uploaded yet: PUT the file to its upload_url first."

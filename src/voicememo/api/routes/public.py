@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 from voicememo.api import schemas as s
 from voicememo.api.deps import ContainerDep
 from voicememo.api.guard import GuardedRoute
+from voicememo.api.media import Served, serve_blob
 from voicememo.errors import AttachmentNotFound, NotFound, PayloadTooLarge
 
 router = APIRouter(route_class=GuardedRoute)
@@ -85,16 +86,12 @@ async def download(attachment_id: str, filename: str, request: Request, c: Conta
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
     headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
-    path = c.ctx.blobs.local_path(attachment.blob_key)
-    if path is None:
-        try:
-            data = await c.ctx.blobs.read(attachment.blob_key)
-        except FileNotFoundError as exc:
-            raise AttachmentNotFound() from exc
-        return Response(data, media_type=mime, headers=headers)
-    return FileResponse(
-        path, media_type=mime, headers=headers, filename=attachment.filename, content_disposition_type="inline"
-    )
+    served = Served(attachment.blob_key, attachment.size_bytes, attachment.filename, mime, headers)
+    presign = c.settings.s3_presign_ttl_seconds if c.settings.s3_presign_downloads else None
+    try:
+        return await serve_blob(request, c.ctx.blobs, served, presign_ttl=presign)
+    except FileNotFoundError as exc:
+        raise AttachmentNotFound() from exc
 
 
 @router.post("/hooks/lines/{line_id}/{token}", tags=["hooks"], operation_id="sender_hook")
