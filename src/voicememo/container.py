@@ -58,7 +58,7 @@ class Container:
             timeout=settings.database_pool_timeout,
             recycle=settings.database_pool_recycle_seconds,
         )
-        db = Database(settings.database_url, pool=pool)
+        db = Database(settings.database_url, pool=pool, sqlite_inline_calls=settings.sqlite_inline_calls)
         wakeup = Wakeup()
         sandbox = SandboxConfig(
             outbox=settings.outbox_dir,
