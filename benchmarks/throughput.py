@@ -50,16 +50,32 @@ class Figures:
     rate: float
     p50_ms: float
     p99_ms: float
+    #: server CPU per request while accepting (robust to a busy machine, unlike the rates)
+    cpu_ms: float
     delivered_s: float | None = None
     memos: int = 0
+    #: server CPU per memo from the first request until every memo was delivered
+    cpu_total_ms: float | None = None
 
     def line(self) -> str:
-        text = f"{self.rate:7.1f}/s  p50 {self.p50_ms:6.1f} ms  p99 {self.p99_ms:6.1f} ms"
+        text = (
+            f"{self.rate:7.1f}/s  p50 {self.p50_ms:6.1f} ms  p99 {self.p99_ms:6.1f} ms  CPU {self.cpu_ms:5.2f} ms/req"
+        )
         if self.delivered_s is not None:
-            text += (
-                f"  all {self.memos} delivered after {self.delivered_s:.2f} s ({self.memos / self.delivered_s:.1f}/s)"
-            )
+            rate = self.memos / self.delivered_s
+            text += f"\n      all {self.memos} delivered after {self.delivered_s:.2f} s ({rate:.1f}/s)"
+        if self.cpu_total_ms is not None:
+            text += f", CPU {self.cpu_total_ms:.1f} ms per memo accepted and delivered"
         return text
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def load(
@@ -89,19 +105,22 @@ async def load(
         return latencies, time.perf_counter() - started, ids
 
 
-def figures(clients: int, latencies: list[float], seconds: float, **extra: float | int | None) -> Figures:
+def figures(clients: int, latencies: list[float], seconds: float, cpu: float, **extra: float | int | None) -> Figures:
     q = statistics.quantiles(latencies, n=100)
-    return Figures(clients, len(latencies) / seconds, q[49] * 1000, q[98] * 1000, **extra)  # type: ignore[arg-type]
+    n = len(latencies)
+    return Figures(clients, n / seconds, q[49] * 1000, q[98] * 1000, cpu * 1000 / n, **extra)  # type: ignore[arg-type]
 
 
 def bare_peer(tmp: Path, memos: int, clients: int) -> Figures:
     port = free_port()
     script = Path(__file__).with_name("bare_insert.py")
-    with process([sys.executable, str(script), str(tmp / f"bare-{clients}"), str(port)], dict(os.environ)):
+    with process([sys.executable, str(script), str(tmp / f"bare-{clients}"), str(port)], dict(os.environ)) as pid:
         base = f"http://127.0.0.1:{port}"
         paths = [f"/v3/chats/chat-{n // 25}/voicememo" for n in range(memos)]
+        cpu = cpu_seconds([pid])
         latencies, seconds, _ = asyncio.run(load([base], "bare", paths, {"attachment_id": "a"}, clients))
-    return figures(clients, latencies, seconds)
+        cpu = cpu_seconds([pid]) - cpu
+    return figures(clients, latencies, seconds, cpu)
 
 
 def prepare(base: str, key: str, audio: Path, memos: int, receiver: Receiver | None) -> tuple[str, list[str]]:
@@ -128,17 +147,21 @@ def prepare(base: str, key: str, audio: Path, memos: int, receiver: Receiver | N
 
 
 @contextmanager
-def servers(data_dir: Path, processes: int, settings: dict[str, str]) -> Iterator[list[str]]:
-    """One embedded-default `serve`, or ``processes`` of them without in-process workers plus one worker."""
+def servers(data_dir: Path, processes: int, settings: dict[str, str]) -> Iterator[tuple[list[str], list[int]]]:
+    """One embedded-default `serve`, or ``processes`` of them without in-process workers plus one worker;
+    yields their base URLs and every pid."""
     with ExitStack() as stack:
         if processes == 1:
-            yield [stack.enter_context(serve_only(data_dir, **settings))[0]]
+            base, pid = stack.enter_context(serve_only(data_dir, **settings))
+            yield [base], [pid]
             return
         apart = {**settings, "workers_in_process": "false"}
-        bases = [stack.enter_context(serve_only(data_dir, **apart))[0] for _ in range(processes)]
+        started = [stack.enter_context(serve_only(data_dir, **apart)) for _ in range(processes)]
+        pids = [pid for _, pid in started]
         if settings.get("workers_in_process") != "false":
-            stack.enter_context(process([str(BIN), "worker"], environment(data_dir, **settings), ready=None))
-        yield bases
+            env = environment(data_dir, **settings)
+            pids.append(stack.enter_context(process([str(BIN), "worker"], env, ready=None)))
+        yield [base for base, _ in started], pids
 
 
 def voicememo(
@@ -155,15 +178,18 @@ def voicememo(
     if database_url:
         settings["database_url"] = database_url
     key = create_partner(data_dir, LINE, **settings)
-    with webhook_receiver() as receiver, servers(data_dir, args.processes, settings) as bases:
+    with webhook_receiver() as receiver, servers(data_dir, args.processes, settings) as (bases, pids):
         attachment_id, paths = prepare(bases[0], key, audio, memos, None if args.accept_only else receiver)
-        start = time.perf_counter()
+        time.sleep(0.5)  # let the in-process worker finish what preparing gave it
+        start, cpu = time.perf_counter(), cpu_seconds(pids)
         latencies, seconds, ids = asyncio.run(load(bases, key, paths, {"attachment_id": attachment_id}, clients))
+        accept_cpu = cpu_seconds(pids) - cpu
         wanted = set() if args.accept_only else set(ids)
         while wanted:
             wanted.discard(receiver.accepted.get(timeout=300).event["data"]["id"])
         delivered = None if args.accept_only else time.perf_counter() - start
-    return figures(clients, latencies, seconds, delivered_s=delivered, memos=memos)
+        total_cpu = None if args.accept_only else (cpu_seconds(pids) - cpu) * 1000 / memos
+    return figures(clients, latencies, seconds, accept_cpu, delivered_s=delivered, memos=memos, cpu_total_ms=total_cpu)
 
 
 def statement_counts(tmp: Path, audio: Path, database_url: str | None) -> tuple[float, float | None, float]:

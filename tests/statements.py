@@ -61,6 +61,7 @@ class Counts:
     per_accepted: float
     per_delivered: float | None
     accepted_sql: list[str]
+    delivered_sql: list[str] | None = None
 
 
 def count_statements(
@@ -133,6 +134,7 @@ async def _count(
                 stop.set()
                 await worker
                 assert not wanted, f"{len(wanted)} memos not delivered"
-                return Counts(per_accepted, counter.take() / memos, sql)
+                delivered_sql = list(counter.sql)
+                return Counts(per_accepted, counter.take() / memos, sql, delivered_sql)
     finally:
         await container.aclose()
