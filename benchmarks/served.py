@@ -53,10 +53,9 @@ def create_partner(data_dir: Path, line: str, **settings: str) -> str:
 
 
 @contextmanager
-def process(
-    command: list[str], env: dict[str, str], ready: str | None = "Application startup complete"
-) -> Iterator[int]:
-    """Run ``command`` until the block ends (SIGTERM, then wait); with ``ready``, wait for that line first."""
+def process(command: list[str], env: dict[str, str], ready: str | None = "Uvicorn running on") -> Iterator[int]:
+    """Run ``command`` until the block ends (SIGTERM, then wait); with ``ready``, wait for that line first
+    (uvicorn logs "Application startup complete" before it binds; "Uvicorn running on" once it listens)."""
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     if ready is not None:
