@@ -1,4 +1,4 @@
-"""`voicememo serve` as a subprocess on a fresh data dir, with a partner, for the benchmarks."""
+"""`voicememo serve` (and peers) as subprocesses on a fresh data dir, for the benchmarks."""
 
 from __future__ import annotations
 
@@ -24,35 +24,64 @@ class Served:
     pid: int
 
 
-@contextmanager
-def served(data_dir: Path, line: str, **settings: str) -> Iterator[Served]:
-    """Start the server (settings as VOICEMEMO_* names without the prefix) and stop it gracefully."""
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
+        return int(s.getsockname()[1])
+
+
+def environment(data_dir: Path, **settings: str) -> dict[str, str]:
+    return {
         **os.environ,
         "VOICEMEMO_DATA_DIR": str(data_dir),
-        "VOICEMEMO_PORT": str(port),
         **{f"VOICEMEMO_{k.upper()}": v for k, v in settings.items()},
     }
+
+
+def create_partner(data_dir: Path, line: str, **settings: str) -> str:
+    """A partner with a sandbox line; returns its API key."""
     made = json.loads(
         subprocess.run(
             [str(BIN), "partners", "create", "Bench", "--line", line, "--json"],
-            env=env,
+            env=environment(data_dir, **settings),
             capture_output=True,
             text=True,
             check=True,
         ).stdout
     )
-    proc = subprocess.Popen([str(BIN), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return str(made["api_key"])
+
+
+@contextmanager
+def process(command: list[str], env: dict[str, str], ready: str | None = "Uvicorn running on") -> Iterator[int]:
+    """Run ``command`` until the block ends (SIGTERM, then wait); with ``ready``, wait for that line first
+    (uvicorn logs "Application startup complete" before it binds; "Uvicorn running on" once it listens)."""
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
-    for output in proc.stdout:
-        if "Application startup complete" in output:
-            break
+    if ready is not None:
+        for output in proc.stdout:
+            if ready in output:
+                break
     threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain: a full pipe would block it
     try:
-        yield Served(f"http://127.0.0.1:{port}", made["api_key"], proc.pid)
+        yield proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+
+
+@contextmanager
+def served(data_dir: Path, line: str, **settings: str) -> Iterator[Served]:
+    """Start the server (settings as VOICEMEMO_* names without the prefix) and stop it gracefully."""
+    api_key = create_partner(data_dir, line, **settings)
+    with serve_only(data_dir, **settings) as (base_url, pid):
+        yield Served(base_url, api_key, pid)
+
+
+@contextmanager
+def serve_only(data_dir: Path, **settings: str) -> Iterator[tuple[str, int]]:
+    """One more `voicememo serve` on the same data dir and database; yields its base URL and pid."""
+    port = free_port()
+    env = environment(data_dir, port=str(port), **settings)
+    with process([str(BIN), "serve"], env) as pid:
+        yield f"http://127.0.0.1:{port}", pid

@@ -15,6 +15,7 @@ from voicememo.senders.base import SenderRegistry
 from voicememo.senders.bluebubbles import BlueBubblesKind, BlueBubblesTimeouts
 from voicememo.senders.sandbox import SandboxConfig, SandboxKind
 from voicememo.services.admin import AdminService
+from voicememo.services.api_keys import ApiKeyCache
 from voicememo.services.attachments import AttachmentService
 from voicememo.services.chats import ChatService
 from voicememo.services.context import ServiceContext, Urls
@@ -76,7 +77,7 @@ class Container:
             timeout=settings.database_pool_timeout,
             recycle=settings.database_pool_recycle_seconds,
         )
-        db = Database(settings.database_url, pool=pool)
+        db = Database(settings.database_url, pool=pool, sqlite_inline_calls=settings.sqlite_inline_calls)
         wakeup = Wakeup()
         sandbox = SandboxConfig(
             outbox=settings.outbox_dir,
@@ -117,7 +118,7 @@ class Container:
         self.receipts = ReceiptService(self.ctx)
         self.lines = LineService(self.ctx, self.receipts)
         self.reach = ReachService(self.ctx, self.lines)
-        self.admin = AdminService(self.ctx, self.lines)
+        self.admin = AdminService(self.ctx, self.lines, ApiKeyCache(settings.api_key_cache_seconds, self.ctx.clock))
         self.chats = ChatService(self.ctx, self.reach)
         self.voicememos = VoiceMemoService(self.ctx)
         self.attachments = AttachmentService(self.ctx)

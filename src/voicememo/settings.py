@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=10, ge=0, le=1000)
     database_pool_timeout: float = Field(default=30.0, gt=0)
     database_pool_recycle_seconds: float = Field(default=1800.0, gt=0)
+    #: SQLite only: statements run on the event loop rather than on aiosqlite's thread (storage/sqlite_inline.py)
+    sqlite_inline_calls: bool = True
+    #: how long an authenticated API key is trusted without asking the database again (a revoked key
+    #: keeps working this long in a process that saw it, unless revoked through that process)
+    api_key_cache_seconds: float = Field(default=5.0, ge=0)
     public_base_url: str = ""
     #: key for signed upload URLs and for sealing webhook secrets; when unset, a random one is kept in
     #: DATA_DIR/secret_key (changing it voids outstanding upload URLs and existing webhook secrets)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import linq
@@ -10,7 +11,7 @@ import pytest
 from helpers import new_chat, new_handle, upload_file
 
 from audiogen import Made
-from conftest import Server, Tenant
+from conftest import Server, Tenant, running_server
 
 
 def error_of(call: object) -> linq.APIStatusError:
@@ -29,22 +30,28 @@ def test_missing_and_wrong_keys(server: Server) -> None:
     assert (err.status_code, err.code) == (401, 2004)
 
 
-def test_revoked_key_stops_working(server: Server, tenant: Tenant) -> None:
+def test_revoked_key_stops_working(tmp_path: Path) -> None:
+    """Revoked by another process (the CLI): refused once this server's key cache no longer holds it
+    (here API_KEY_CACHE_SECONDS=0; tests/integration/test_api_key_cache.py covers the cache's lifetime)."""
     import asyncio
 
     from voicememo.container import Container
 
-    async def revoke() -> None:
-        container = Container(server.settings)
-        try:
-            await container.admin.revoke_key(tenant.partner.api_key.key.id)
-        finally:
-            await container.aclose()
+    with running_server(tmp_path, api_key_cache_seconds=0) as own:
+        made = own.new_partner()
+        client = own.client(made.api_key.secret)
 
-    assert tenant.client.phone_numbers.list().phone_numbers
-    asyncio.run(revoke())
-    err = error_of(lambda: tenant.client.phone_numbers.list())
-    assert (err.status_code, err.code) == (401, 2004)
+        async def revoke() -> None:
+            container = Container(own.settings)
+            try:
+                await container.admin.revoke_key(made.api_key.key.id)
+            finally:
+                await container.aclose()
+
+        assert client.phone_numbers.list().phone_numbers
+        asyncio.run(revoke())
+        err = error_of(lambda: client.phone_numbers.list())
+        assert (err.status_code, err.code) == (401, 2004)
 
 
 def test_every_response_has_a_trace_id_and_errors_repeat_it(server: Server, tenant: Tenant) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import sqlite3
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -83,3 +84,37 @@ def test_two_processes_read_then_write_without_lock_errors(tmp_path: Path) -> No
         return value
 
     assert asyncio.run(final()) == 600  # no lost update either
+
+
+@pytest.mark.sqlite_only
+def test_a_write_waiting_for_another_process_leaves_the_event_loop_running(tmp_path: Path) -> None:
+    """SQLite statements run on the event loop (storage/sqlite_inline.py): waiting for a lock held
+    elsewhere must be an ``asyncio.sleep``, never SQLite's busy handler. Here the lock is released only
+    by a task on the same loop, so a blocked loop could never finish the write."""
+    path = tmp_path / "c.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("CREATE TABLE counter (n INTEGER NOT NULL)")
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+
+    async def run() -> int:
+        db = Database(_url(path))
+        ticks = 0
+
+        async def release_after_ticks() -> None:
+            nonlocal ticks
+            while ticks < 5:
+                ticks += 1
+                await asyncio.sleep(0.01)
+            other.execute("COMMIT")
+
+        releaser = asyncio.create_task(release_after_ticks())
+        async with db.write() as s:
+            await s.execute(text("INSERT INTO counter VALUES (1)"))
+        await releaser
+        await db.dispose()
+        return ticks
+
+    assert asyncio.run(run()) == 5
+    assert other.execute("SELECT n FROM counter").fetchall() == [(1,)]
+    other.close()

@@ -14,7 +14,9 @@ from voicememo.domain.models import Partner
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <api_key>")
 
 
-def get_container(request: Request) -> Container:
+# Dependencies are ``async def``: FastAPI runs a plain ``def`` one on its thread pool, a hand-off per
+# request each.
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -22,7 +24,7 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_presenter(container: ContainerDep) -> Presenter:
+async def get_presenter(container: ContainerDep) -> Presenter:
     return Presenter(container.ctx.urls)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from voicememo.domain.handles import require_e164
 from voicememo.domain.models import ApiKey, Line, Partner
 from voicememo.errors import InvalidParameter, NotFound, Unauthorized
+from voicememo.services.api_keys import ApiKeyCache
 from voicememo.services.context import ServiceContext
 from voicememo.services.lines import LineService
 from voicememo.storage.repos.partners import PartnerRepo
@@ -35,9 +36,10 @@ class NewPartner:
 
 
 class AdminService:
-    def __init__(self, ctx: ServiceContext, lines: LineService) -> None:
+    def __init__(self, ctx: ServiceContext, lines: LineService, keys: ApiKeyCache) -> None:
         self.ctx = ctx
         self.lines = lines
+        self.keys = keys
 
     async def create_partner(self, name: str, line_number: str) -> NewPartner:
         """A partner with a sandbox line and an API key (connect a Mac with `voicememo lines add`)."""
@@ -65,6 +67,7 @@ class AdminService:
         async with self.ctx.db.write() as s:
             if not await PartnerRepo(s).revoke_key(None, key_id, self.ctx.clock()):
                 raise NotFound(f"No active API key with id {key_id}.")
+        self.keys.forget_all()
 
     async def list_keys(self, partner_id: str) -> list[ApiKey]:
         async with self.ctx.db.read() as s:
@@ -81,10 +84,15 @@ class AdminService:
     async def authenticate(self, api_key: str | None) -> Partner:
         if not api_key:
             raise Unauthorized("Missing API key: send 'Authorization: Bearer <api_key>'.")
+        key_hash = hash_key(api_key)
+        partner = self.keys.get(key_hash)
+        if partner is not None:
+            return partner
         async with self.ctx.db.read() as s:
-            partner = await PartnerRepo(s).partner_for_key_hash(hash_key(api_key))
+            partner = await PartnerRepo(s).partner_for_key_hash(key_hash)
         if partner is None:
             raise Unauthorized("Invalid or revoked API key.")
+        self.keys.put(key_hash, partner)
         return partner
 
     async def _add_key(self, repo: PartnerRepo, partner_id: str) -> NewKey:

@@ -61,15 +61,12 @@ class VoiceMemoService:
             raise MissingField("One of voice_memo_url (an HTTPS URL) or attachment_id is required.")
         if voice_memo_url:
             check_url(voice_memo_url)
+        if attachment_id:
+            return await self._send_uploaded(partner_id, chat_id, attachment_id)
         chat = await self._sendable_chat(partner_id, chat_id)
         recipients = [h.handle for h in chat.recipients]
         # Before any fetch or decode: a limited caller costs one lookup. Counted once the message commits.
         await self.ctx.rate_limiter.check(chat.line_number, recipients)
-        if attachment_id:
-            attachment = await self._uploaded(partner_id, attachment_id)
-            message = await self._record(chat, attachment, new_attachment=False)
-            await self.ctx.rate_limiter.count(chat.line_number, recipients)
-            return VoiceMemoSent(message, chat, attachment)
         assert voice_memo_url is not None
         attachment_id = str(uuid.uuid4())
         async with temp_path(self.ctx.settings.tmp_dir) as path:
@@ -84,30 +81,25 @@ class VoiceMemoService:
         await self.ctx.rate_limiter.count(chat.line_number, recipients)
         return VoiceMemoSent(message, chat, attachment)
 
+    async def _send_uploaded(self, partner_id: str, chat_id: str, attachment_id: str) -> VoiceMemoSent:
+        """The hot path: one read (chat and attachment), the rate limit, one write."""
+        async with self.ctx.db.read() as s:
+            found_chat = await ChatRepo(s).get(partner_id, chat_id)
+            found_attachment = await AttachmentRepo(s).get(partner_id, attachment_id)
+        chat = _sendable(found_chat)
+        recipients = [h.handle for h in chat.recipients]
+        # Before anything is written: a limited caller costs one read. Counted once the message commits.
+        await self.ctx.rate_limiter.check(chat.line_number, recipients)
+        if found_attachment is not None:  # bytes PUT straight to the bucket: checked now
+            found_attachment = await settle_presigned(self.ctx, found_attachment)
+        attachment = _uploaded(found_attachment, attachment_id)
+        message = await self._record(chat, attachment, new_attachment=False)
+        await self.ctx.rate_limiter.count(chat.line_number, recipients)
+        return VoiceMemoSent(message, chat, attachment)
+
     async def _sendable_chat(self, partner_id: str, chat_id: str) -> Chat:
         async with self.ctx.db.read() as s:
-            chat = await ChatRepo(s).get(partner_id, chat_id)
-        if chat is None:
-            raise ChatNotFound()
-        if not chat.is_active:
-            raise Conflict("This chat was left by your line; voice memos can no longer be sent to it.")
-        if not chat.recipients:
-            raise Conflict("This chat has no active participants to send to.")
-        return chat
-
-    async def _uploaded(self, partner_id: str, attachment_id: str) -> Attachment:
-        async with self.ctx.db.read() as s:
-            attachment = await AttachmentRepo(s).get(partner_id, attachment_id)
-        if attachment is None:
-            raise AttachmentNotFound(f"Attachment {attachment_id} not found.")
-        attachment = await settle_presigned(self.ctx, attachment)  # bytes PUT straight to the bucket: checked now
-        if attachment.status is AttachmentStatus.PENDING:
-            raise AttachmentNotReady(
-                f"Attachment {attachment_id} is not uploaded yet: PUT the file to its upload_url first."
-            )
-        if attachment.status is AttachmentStatus.FAILED:
-            raise UnsupportedAudio(attachment.failure_reason or "The uploaded file is not supported audio.")
-        return attachment
+            return _sendable(await ChatRepo(s).get(partner_id, chat_id))
 
     def _fetched_attachment(
         self, partner_id: str, attachment_id: str, name: str, url: str, intake: Intake
@@ -143,10 +135,32 @@ class VoiceMemoService:
         async with self.ctx.db.write() as s:
             if new_attachment:
                 await AttachmentRepo(s).add(attachment)
-            elif await AttachmentRepo(s).get(chat.partner_id, attachment.id) is None:
+            elif not await AttachmentRepo(s).exists(chat.partner_id, attachment.id):
                 raise AttachmentNotFound(f"Attachment {attachment.id} was deleted meanwhile.")
             await MessageRepo(s).add(message)
             await enqueue_delivery(self.ctx, s, message)
             await record_effect(s, "voice_memo", message.id)
         self.ctx.wakeup.ring()
         return message
+
+
+def _sendable(chat: Chat | None) -> Chat:
+    if chat is None:
+        raise ChatNotFound()
+    if not chat.is_active:
+        raise Conflict("This chat was left by your line; voice memos can no longer be sent to it.")
+    if not chat.recipients:
+        raise Conflict("This chat has no active participants to send to.")
+    return chat
+
+
+def _uploaded(attachment: Attachment | None, attachment_id: str) -> Attachment:
+    if attachment is None:
+        raise AttachmentNotFound(f"Attachment {attachment_id} not found.")
+    if attachment.status is AttachmentStatus.PENDING:
+        raise AttachmentNotReady(
+            f"Attachment {attachment_id} is not uploaded yet: PUT the file to its upload_url first."
+        )
+    if attachment.status is AttachmentStatus.FAILED:
+        raise UnsupportedAudio(attachment.failure_reason or "The uploaded file is not supported audio.")
+    return attachment

@@ -4,7 +4,9 @@ SQLite runs in WAL mode and every write transaction starts with ``BEGIN IMMEDIAT
 with SQLite's default deferred BEGIN, two processes that read and then write fail
 with "database is locked" instead of waiting for each other (measured: 1,441 of
 1,600 such transactions). Read-only units of work use a deferred BEGIN so readers
-never queue behind writers.
+never queue behind writers. Statements run on the event loop's own thread rather than aiosqlite's
+(storage/sqlite_inline.py: the hand-offs cost more than the statements); a lock held by another
+process is waited for with ``asyncio.sleep`` there, so SQLite's own busy timeout is 0.
 
 PostgreSQL (``postgresql+asyncpg://``) runs the same models, queries and migrations with none of
 that: its transactions are READ COMMITTED, writers lock rows rather than the database, and the
@@ -21,10 +23,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from voicememo.storage import sqlite_inline
+
 _READ_ONLY = "voicememo_read_only"
+#: how long a statement waits for another process's write lock before "database is locked"
+_BUSY_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +48,21 @@ def is_sqlite(database_url: str) -> bool:
     return database_url.startswith("sqlite")
 
 
-def create_engine(database_url: str, *, echo: bool = False, pool: PoolConfig | None = None) -> AsyncEngine:
+def create_engine(
+    database_url: str, *, echo: bool = False, pool: PoolConfig | None = None, sqlite_inline_calls: bool = True
+) -> AsyncEngine:
+    """``sqlite_inline_calls``: SQLite statements run on the event loop (storage/sqlite_inline.py), not
+    on aiosqlite's thread."""
     if is_sqlite(database_url):
-        engine = create_async_engine(database_url, echo=echo, connect_args={"timeout": 30})
+        if sqlite_inline_calls:
+            path = make_url(database_url).database or ":memory:"
+
+            async def connect() -> Any:
+                return await sqlite_inline.connect(path, busy_timeout=_BUSY_TIMEOUT_SECONDS)
+
+            engine = create_async_engine(database_url, echo=echo, async_creator=connect)
+        else:
+            engine = create_async_engine(database_url, echo=echo, connect_args={"timeout": _BUSY_TIMEOUT_SECONDS})
         _configure_sqlite(engine)
         return engine
     pool = pool or PoolConfig()
@@ -62,14 +80,19 @@ def create_engine(database_url: str, *, echo: bool = False, pool: PoolConfig | N
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control away from the driver so that our BEGIN is the one issued.
-        dbapi_connection.isolation_level = None
+        # Take transaction control away from the driver so that our BEGIN is the one issued (the
+        # inline driver opens its connections that way already).
+        if dbapi_connection.isolation_level is not None:
+            dbapi_connection.isolation_level = None
+        inline = isinstance(dbapi_connection.driver_connection, sqlite_inline.InlineConnection)
+        # Inline, SQLite must not sleep in its busy handler: that would stop the event loop.
+        busy_ms = 0 if inline else int(_BUSY_TIMEOUT_SECONDS * 1000)
         cursor = dbapi_connection.cursor()
         for pragma in (
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=NORMAL",
             "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=30000",
+            f"PRAGMA busy_timeout={busy_ms}",
         ):
             cursor.execute(pragma)
         cursor.close()
@@ -83,9 +106,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """Owns the engine; hands out sessions that commit on success and roll back on error."""
 
-    def __init__(self, database_url: str, *, pool: PoolConfig | None = None) -> None:
+    def __init__(self, database_url: str, *, pool: PoolConfig | None = None, sqlite_inline_calls: bool = True) -> None:
         self.url = database_url
-        self.engine = create_engine(database_url, pool=pool)
+        self.engine = create_engine(database_url, pool=pool, sqlite_inline_calls=sqlite_inline_calls)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write_lock = asyncio.Lock() if is_sqlite(database_url) else None
 

@@ -38,6 +38,17 @@ class AttachmentRepo:
         row = await self.s.scalar(stmt)
         return to_attachment(row) if row else None
 
+    async def exists(self, partner_id: str, attachment_id: str) -> bool:
+        """Whether the attachment is there and not deleted (a check inside a write, no row to load)."""
+        found = await self.s.scalar(
+            select(AttachmentRow.id).where(
+                AttachmentRow.partner_id == partner_id,
+                AttachmentRow.id == attachment_id,
+                AttachmentRow.deleted_at.is_(None),
+            )
+        )
+        return found is not None
+
     async def get_public(self, attachment_id: str) -> Attachment | None:
         """For the download route: the id itself is the capability, no partner in the request."""
         row = await self.s.scalar(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from voicememo.domain.models import Chat, ChatHandle, HandleStatus, Service
 from voicememo.storage.repos.paging import older_than
@@ -22,6 +22,28 @@ def _handle(row: ChatHandleRow) -> ChatHandle:
         is_me=row.is_me,
         left_at=row.left_at,
         status=HandleStatus(row.status),
+    )
+
+
+#: the chat's line number, as a column of the chat's own row (no join that a caller's join could clash with)
+_LINE = aliased(LineRow)
+_LINE_NUMBER = select(_LINE.phone_number).where(_LINE.id == ChatRow.line_id).correlate(ChatRow).scalar_subquery()
+_HANDLE_ORDER = (ChatHandleRow.is_me.desc(), ChatHandleRow.joined_at, ChatHandleRow.handle)
+
+
+def _chat(r: ChatRow, line_number: str, handles: list[ChatHandle]) -> Chat:
+    return Chat(
+        id=r.id,
+        partner_id=r.partner_id,
+        line_id=r.line_id,
+        line_number=line_number,
+        display_name=r.display_name,
+        is_group=r.is_group,
+        service=Service(r.service),
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        handles=tuple(handles),
+        provider_chat_id=r.provider_chat_id,
     )
 
 
@@ -73,8 +95,19 @@ class ChatRepo:
         return await self.get(partner_id, chat_id) if chat_id else None
 
     async def get(self, partner_id: str, chat_id: str) -> Chat | None:
-        chats = await self._load(select(ChatRow).where(ChatRow.partner_id == partner_id, ChatRow.id == chat_id))
-        return chats[0] if chats else None
+        """One statement: the chat, its line's number and its handles (one row per handle)."""
+        rows = (
+            await self.s.execute(
+                select(ChatRow, _LINE_NUMBER, ChatHandleRow)
+                .outerjoin(ChatHandleRow, ChatHandleRow.chat_id == ChatRow.id)
+                .where(ChatRow.partner_id == partner_id, ChatRow.id == chat_id)
+                .order_by(*_HANDLE_ORDER)
+            )
+        ).all()
+        if not rows:
+            return None
+        chat_row, number, _ = rows[0]
+        return _chat(chat_row, number, [_handle(h) for _, _, h in rows if h is not None])
 
     async def search(
         self, partner_id: str, *, from_number: str | None, to_handle: str | None, limit: int, cursor: str | None
@@ -96,39 +129,18 @@ class ChatRepo:
         stmt = stmt.order_by(ChatRow.created_at.desc(), ChatRow.id.desc()).limit(limit)
         return await self._load(stmt)
 
-    async def _load(self, stmt: object) -> list[Chat]:
-        rows: Sequence[ChatRow] = (await self.s.scalars(stmt)).all()  # type: ignore[call-overload]
+    async def _load(self, stmt: Select[ChatRow]) -> list[Chat]:
+        rows = (await self.s.execute(stmt.add_columns(_LINE_NUMBER))).all()
         if not rows:
             return []
-        ids = [r.id for r in rows]
+        ids = [r.id for r, _ in rows]
         handle_rows = await self.s.scalars(
-            select(ChatHandleRow)
-            .where(ChatHandleRow.chat_id.in_(ids))
-            .order_by(ChatHandleRow.is_me.desc(), ChatHandleRow.joined_at, ChatHandleRow.handle)
+            select(ChatHandleRow).where(ChatHandleRow.chat_id.in_(ids)).order_by(*_HANDLE_ORDER)
         )
         by_chat: dict[str, list[ChatHandle]] = defaultdict(list)
         for h in handle_rows:
             by_chat[h.chat_id].append(_handle(h))
-        line_rows = await self.s.execute(
-            select(LineRow.id, LineRow.phone_number).where(LineRow.id.in_({r.line_id for r in rows}))
-        )
-        numbers = {line_id: number for line_id, number in line_rows}
-        return [
-            Chat(
-                id=r.id,
-                partner_id=r.partner_id,
-                line_id=r.line_id,
-                line_number=numbers[r.line_id],
-                display_name=r.display_name,
-                is_group=r.is_group,
-                service=Service(r.service),
-                created_at=r.created_at,
-                updated_at=r.updated_at,
-                handles=tuple(by_chat[r.id]),
-                provider_chat_id=r.provider_chat_id,
-            )
-            for r in rows
-        ]
+        return [_chat(r, number, by_chat[r.id]) for r, number in rows]
 
     async def set_handle_status(self, chat_id: str, handle: str, status: HandleStatus, when: object) -> None:
         await self.s.execute(

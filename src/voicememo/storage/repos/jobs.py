@@ -92,28 +92,39 @@ class JobRepo:
     async def claim(
         self, worker: str, *, now: datetime, lease: timedelta, limit: int, kinds: list[str] | None = None
     ) -> list[Job]:
-        earlier = aliased(JobRow)
+        """Lease up to ``limit`` due jobs in one statement (UPDATE … RETURNING over the chosen ids; on
+        PostgreSQL those rows are locked with SKIP LOCKED, so concurrent claimers take different jobs)."""
+        candidate, earlier = aliased(JobRow), aliased(JobRow)
         blocked = exists().where(
-            earlier.order_key == JobRow.order_key,
-            earlier.id < JobRow.id,
+            earlier.order_key == candidate.order_key,
+            earlier.id < candidate.id,
             earlier.status.in_((QUEUED, RUNNING)),
         )
         due = or_(
-            and_(JobRow.status == QUEUED, JobRow.run_at <= now),
-            and_(JobRow.status == RUNNING, JobRow.lease_until < now),
+            and_(candidate.status == QUEUED, candidate.run_at <= now),
+            and_(candidate.status == RUNNING, candidate.lease_until < now),
         )
-        stmt = select(JobRow).where(due, or_(JobRow.order_key.is_(None), ~blocked))
+        chosen = select(candidate.id).where(due, or_(candidate.order_key.is_(None), ~blocked))
         if kinds:
-            stmt = stmt.where(JobRow.kind.in_(kinds))
-        stmt = stmt.order_by(JobRow.run_at, JobRow.id).limit(limit).with_for_update(skip_locked=True, of=JobRow)
+            chosen = chosen.where(candidate.kind.in_(kinds))
+        chosen = (
+            chosen.order_by(candidate.run_at, candidate.id).limit(limit).with_for_update(skip_locked=True, of=candidate)
+        )
+        stmt = (
+            update(JobRow)
+            .where(JobRow.id.in_(chosen.scalar_subquery()))
+            .values(
+                status=RUNNING,
+                lease_owner=worker,
+                lease_until=now + lease,
+                attempts=JobRow.attempts + 1,
+                updated_at=now,
+            )
+            .returning(JobRow)
+            .execution_options(synchronize_session=False)
+        )
         rows = list((await self.s.scalars(stmt)).all())
-        for row in rows:
-            row.status = RUNNING
-            row.lease_owner = worker
-            row.lease_until = now + lease
-            row.attempts += 1
-            row.updated_at = now
-        await self.s.flush()
+        rows.sort(key=lambda r: (r.run_at, r.id))
         return [_job(r) for r in rows]
 
     async def heartbeat(self, job_id: int, worker: str, *, until: datetime) -> bool:
