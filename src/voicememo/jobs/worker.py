@@ -3,8 +3,9 @@
 It claims due jobs with a lease, keeps the lease alive with a heartbeat while a handler runs,
 and settles each job with fencing (only the lease owner can finish it). A worker that dies
 simply stops heart-beating; once its lease expires another worker claims the job again.
-Wake-ups come from an in-process signal when a job is enqueued; polling is the fallback
-(and the only signal for a standalone worker).
+Wake-ups come from an in-process signal when a job is enqueued and, on PostgreSQL, from a LISTEN
+on the jobs channel that every enqueue notifies (storage/notify.py), so a worker in another process
+wakes too; polling is the fallback (and, on SQLite, the only signal across processes).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import structlog
 
 from voicememo.jobs.retry import RetryPolicy
 from voicememo.storage.db import Database
+from voicememo.storage.notify import JobListener, listens
 from voicememo.storage.repos.jobs import Job, JobRepo
 
 log = structlog.get_logger("voicememo.worker")
@@ -81,9 +83,12 @@ class Worker:
         self.draining = asyncio.Event()  # set once the worker stops claiming and drains
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._running: set[asyncio.Task[None]] = set()
+        #: rings the doorbell on other processes' enqueues (None: SQLite, polling only)
+        self.listener = JobListener(db.url, lambda _kind: self.wakeup.ring()) if listens(db.url) else None
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker_started", action="started", worker=self.name, concurrency=self.concurrency)
+        listening = None if self.listener is None else asyncio.create_task(self.listener.run(stop))
         try:
             while not stop.is_set():
                 free = self.concurrency - len(self._running)
@@ -101,6 +106,9 @@ class Worker:
                     await self._idle(stop, busy=bool(jobs))
         finally:
             await self._drain()
+            if listening is not None:
+                listening.cancel()  # normally already ended by ``stop``; cancelled when run() itself was
+                await asyncio.gather(listening, return_exceptions=True)
             log.info("worker_stopped", action="stopped", worker=self.name)
 
     async def _drain(self) -> None:

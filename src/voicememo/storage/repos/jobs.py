@@ -4,7 +4,7 @@ A claim takes queued jobs that are due and running jobs whose lease expired (the
 died), skipping any job whose order key has an earlier unfinished job. On PostgreSQL the
 same query runs with FOR UPDATE SKIP LOCKED, so concurrent claimers take disjoint jobs and never
 wait on each other; on SQLite the IMMEDIATE transaction already serialises claimers (SQLAlchemy
-renders no FOR UPDATE there).
+renders no FOR UPDATE there). On PostgreSQL an enqueue also notifies listening workers (storage/notify.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from voicememo.storage.notify import notify_enqueued
 from voicememo.storage.tables import JobRow
 
 QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
@@ -69,6 +70,7 @@ class JobRepo:
         )
         self.s.add(row)
         await self.s.flush()
+        await notify_enqueued(self.s, kind)  # delivered to other processes' workers at commit, not on rollback
         return row.id
 
     async def ensure_one(
