@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     job_poll_interval: float = Field(default=1.0, gt=0)
     #: on shutdown, running jobs get this long to finish; the rest are handed back to run again
     worker_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
-    #: 10 attempts with the default back-off: about 10 minutes (a Mac that reboots comes back in time)
+    #: 10 attempts with the default back-off: about 10 minutes (a Mac that reboots comes back in time);
+    #: stored with each delivery job when it is queued, so a change applies to memos sent after it
     delivery_max_attempts: int = Field(default=10, ge=1)
     delivery_retry_base_seconds: float = Field(default=2.0, gt=0)
 

@@ -33,7 +33,8 @@ class Handler(Protocol):
     policy: RetryPolicy
 
     async def run(self, job: Job) -> bool | None:
-        """Do the job; raise to retry (per ``policy``). Permanent outcomes are recorded, not raised.
+        """Do the job; raise to retry (back-off per ``policy``, up to the job's stored ``max_attempts``).
+        Permanent outcomes are recorded, not raised.
         True: the handler already marked it done in its own transaction (``JobRepo.settle_done``)."""
         ...
 
@@ -184,7 +185,7 @@ class Worker:
         self, job: Job, handler: Handler, reason: str, bound: structlog.typing.FilteringBoundLogger
     ) -> None:
         now = self.clock()
-        retry_at = handler.policy.next_run(job.attempts, now, job.created_at)
+        retry_at = handler.policy.next_run(job.attempts, now, job.created_at, max_attempts=job.max_attempts)
         async with self.db.write() as s:
             repo = JobRepo(s)
             if retry_at is None:

@@ -55,8 +55,9 @@ class JobRepo:
         now: datetime,
         run_at: datetime | None = None,
         order_key: str | None = None,
-        max_attempts: int = 8,
+        max_attempts: int,
     ) -> int:
+        """Queue a job in the caller's transaction; ``max_attempts`` is its cap (the worker gives up there)."""
         row = JobRow(
             kind=kind,
             payload=payload,
@@ -74,7 +75,14 @@ class JobRepo:
         return row.id
 
     async def ensure_one(
-        self, kind: str, payload: dict[str, Any], *, now: datetime, run_at: datetime, count_running: bool = True
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        now: datetime,
+        run_at: datetime,
+        max_attempts: int,
+        count_running: bool = True,
     ) -> bool:
         """Enqueue a periodic job unless one of its kind already waits (or runs: a periodic job enqueueing
         its own successor passes ``count_running=False``)."""
@@ -88,7 +96,7 @@ class JobRepo:
         )
         if waiting is not None:
             return False
-        await self.enqueue(kind, payload, now=now, run_at=run_at, max_attempts=3)
+        await self.enqueue(kind, payload, now=now, run_at=run_at, max_attempts=max_attempts)
         return True
 
     async def claim(
