@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import testdb
+from clocks import Clock
 from voicememo.jobs.retry import RetryPolicy
 from voicememo.jobs.worker import Wakeup, Worker
 from voicememo.storage.db import Database
@@ -230,4 +231,52 @@ async def test_shutdown_lets_a_running_job_finish_within_the_grace(db: Database)
     await asyncio.wait_for(task, 5)
     async with db.read() as s:
         assert await JobRepo(s).counts() == {"done": 1}
+    await db.dispose()
+
+
+class Stalled:
+    """Blocks until cancelled; ``swallow`` makes it return anyway once cancelled (a handler that ignores it)."""
+
+    def __init__(self, *, swallow: bool) -> None:
+        self.policy = RetryPolicy(base_seconds=0.01, max_delay_seconds=0.02)
+        self.swallow = swallow
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+        self.gave_up: list[str] = []
+
+    async def run(self, job: Job) -> None:
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            if not self.swallow:
+                raise
+
+    async def give_up(self, job: Job, reason: str) -> None:
+        self.gave_up.append(reason)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("swallow", [False, True])
+async def test_a_worker_that_loses_its_lease_cancels_the_handler_and_leaves_the_job_alone(
+    db: Database, swallow: bool
+) -> None:
+    clock = Clock(T0)  # stands still: the lease the heartbeat renews ends 0.3 s after T0, whatever it does
+    handler = Stalled(swallow=swallow)
+    job_id = await enqueue(db, kind="stalled", max_attempts=1)  # a settled failure would bury it at once
+    stop = asyncio.Event()
+    worker = Worker(db, {"stalled": handler}, clock=clock, lease=timedelta(seconds=0.3), poll_interval=3600, name="a")
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(handler.started.wait(), 10)
+    # "a" stalled past its lease (as far as the database can tell): another worker takes the job
+    [stolen] = await claim(db, "thief", T0 + timedelta(seconds=1))
+    assert (stolen.id, stolen.attempts) == (job_id, 2)
+    await asyncio.wait_for(handler.cancelled.wait(), 10)  # a's next heartbeat finds the lease gone
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    async with db.write() as s:
+        assert await JobRepo(s).counts() == {"running": 1}  # neither finished, retried, released nor buried by "a"
+        assert handler.gave_up == []
+        assert await JobRepo(s).finish(job_id, "thief", now=T0)  # still the thief's to settle
     await db.dispose()

@@ -1,7 +1,9 @@
 """The worker: an explicit object with concurrency, a stop event, graceful shutdown and action logs.
 
 It claims due jobs with a lease, keeps the lease alive with a heartbeat while a handler runs,
-and settles each job with fencing (only the lease owner can finish it). A worker that dies
+and settles each job with fencing (only the lease owner can finish it). A worker whose heartbeat
+finds the lease taken (it stalled past the lease and another worker claimed the job) cancels its
+handler and leaves the job to the new owner. A worker that dies
 simply stops heart-beating; once its lease expires another worker claims the job again.
 Wake-ups come from an in-process signal when a job is enqueued and, on PostgreSQL, from a LISTEN
 on the jobs channel that every enqueue notifies (storage/notify.py), so a worker in another process
@@ -158,23 +160,35 @@ class Worker:
         handler = self.handlers[job.kind]
         bound = log.bind(job_id=job.id, kind=job.kind, attempt=job.attempts, worker=self.name)
         bound.info("job_started", action="started")
-        beat = asyncio.create_task(self._heartbeat(job))
+        work = asyncio.create_task(handler.run(job))
+        lost = asyncio.Event()
+        beat = asyncio.create_task(self._heartbeat(job, work, lost))
         try:
-            settled = await handler.run(job)
-        except asyncio.CancelledError:
-            await asyncio.shield(self._release(job, bound))
+            await asyncio.wait({work})
+        except asyncio.CancelledError:  # shutdown past its grace: the handler goes too, the job is handed back
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
+            if not lost.is_set():
+                await asyncio.shield(self._release(job, bound))
             raise
-        except Exception as exc:  # any failure is retried per policy; the reason is kept
-            reason = f"{type(exc).__name__}: {exc}"
-            await self._failed(job, handler, reason, bound)
-        else:
-            owned: bool | None = None  # settled by the handler in its own transaction
-            if not settled:
-                async with self.db.write() as s:
-                    owned = await JobRepo(s).finish(job.id, self.name, now=self.clock())
-            bound.info("job_finished", action="finished", lease_kept=owned)
         finally:
             beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
+        if lost.is_set():  # whatever the handler did once cancelled, the job's new owner settles it, not us
+            bound.warning("job_abandoned", action="abandoned", reason="lease lost")
+            return
+        if work.cancelled():  # the handler cancelled itself: not a failure, hand it back
+            await self._release(job, bound)
+            return
+        exc = work.exception()
+        if exc is not None:  # any failure is retried per policy; the reason is kept
+            await self._failed(job, handler, f"{type(exc).__name__}: {exc}", bound)
+            return
+        owned: bool | None = None  # settled by the handler in its own transaction
+        if not work.result():
+            async with self.db.write() as s:
+                owned = await JobRepo(s).finish(job.id, self.name, now=self.clock())
+        bound.info("job_finished", action="finished", lease_kept=owned)
 
     async def _release(self, job: Job, bound: structlog.typing.FilteringBoundLogger) -> None:
         async with self.db.write() as s:
@@ -198,12 +212,21 @@ class Worker:
         else:
             bound.info("job_retry", action="retried", error=reason, retry_at=retry_at.isoformat())
 
-    async def _heartbeat(self, job: Job) -> None:
+    async def _heartbeat(self, job: Job, work: asyncio.Task[bool | None], lost: asyncio.Event) -> None:
+        """Keep the lease; once it is lost, cancel the handler (the job's new owner runs it, twice would
+        double-deliver). A heartbeat that fails on a database error is tried again on the next beat:
+        the lease outlives two missed beats."""
         interval = max(0.05, self.lease.total_seconds() / 3)
         while True:
             await asyncio.sleep(interval)
-            async with self.db.write() as s:
-                kept = await JobRepo(s).heartbeat(job.id, self.name, until=self.clock() + self.lease)
+            try:
+                async with self.db.write() as s:
+                    kept = await JobRepo(s).heartbeat(job.id, self.name, until=self.clock() + self.lease)
+            except Exception:
+                log.exception("heartbeat_failed", action="error", job_id=job.id, worker=self.name)
+                continue
             if not kept:
                 log.warning("lease_lost", action="lease_lost", job_id=job.id, worker=self.name)
+                lost.set()
+                work.cancel()
                 return
