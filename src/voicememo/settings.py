@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     audio_probe_timeout: float = Field(default=120.0, gt=0)
 
     log_format: Literal["console", "json"] = "console"
+    #: `voicememo serve --workers N`: API processes sharing the port (uvicorn's supervisor restarts any that
+    #: dies); each runs its in-process workers when WORKERS_IN_PROCESS (claims are fenced, so they share safely)
+    api_processes: int = Field(default=1, ge=1, le=64)
 
     #: a request holding an Idempotency-Key must finish within this long; after it, a retry may take over
     #: (the first request can then no longer commit its effect)
@@ -132,6 +135,16 @@ class Settings(BaseSettings):
         self.sender_callback_base_url = (self.sender_callback_base_url or self.public_base_url).rstrip("/")
         return self
 
+    def to_environ(self) -> dict[str, str]:
+        """These settings as ``VOICEMEMO_*`` variables: how they reach processes started from this one
+        (uvicorn's workers build their own ``Settings()`` from the environment)."""
+        # only what differs from the defaults: a child's own defaults are the same
+        values = self.model_dump(mode="json", exclude={"secret_key"}, exclude_defaults=True)
+        env = {f"VOICEMEMO_{name.upper()}": _env_text(value) for name, value in values.items() if value is not None}
+        if self.secret_key is not None:
+            env["VOICEMEMO_SECRET_KEY"] = self.secret_key.get_secret_value()
+        return env
+
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
@@ -166,3 +179,9 @@ class Settings(BaseSettings):
                 os.link(tmp, path)  # atomic: two processes starting together agree on one key
             tmp.unlink(missing_ok=True)
         return path.read_text().strip().encode()
+
+
+def _env_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
