@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MB = 1024 * 1024
@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     sandbox_read_delay: float = 2.0
     #: handles matching this regular expression fail to deliver (failure injection)
     sandbox_fail_pattern: str | None = None
+
+    @field_validator("caf_sample_rate", mode="before")
+    @classmethod
+    def _number_from_text(cls, value: object) -> object:
+        """An environment variable is text, and a Literal of ints does not coerce it ("48000" was refused)."""
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
     @model_validator(mode="after")
     def _defaults_from_others(self) -> Settings:
