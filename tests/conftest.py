@@ -66,10 +66,12 @@ def _drop_test_databases() -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The PostgreSQL run leaves out tests of SQLite itself (deselected: they ran in the SQLite run)."""
-    if not testdb.is_postgresql():
-        return
-    sqlite_only = [item for item in items if item.get_closest_marker("sqlite_only")]
-    if sqlite_only:
-        config.hook.pytest_deselected(items=sqlite_only)
-        items[:] = [item for item in items if not item.get_closest_marker("sqlite_only")]
+    """Each run leaves out the tests of the other backend itself (deselected: they run in the other run).
+
+    The PostgreSQL run drops ``sqlite_only`` tests; the SQLite run drops ``postgresql_only`` ones.
+    """
+    marker = "sqlite_only" if testdb.is_postgresql() else "postgresql_only"
+    other = [item for item in items if item.get_closest_marker(marker)]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if not item.get_closest_marker(marker)]

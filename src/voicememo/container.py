@@ -26,7 +26,7 @@ from voicememo.services.job_ops import JobOpsService
 from voicememo.services.lines import LINE_HEALTH_JOB, LineService
 from voicememo.services.messages import MessageService
 from voicememo.services.periodic import Periodic, PeriodicHandler, schedule_periodic
-from voicememo.services.ratelimit import RecipientRateLimiter, rate_limit_storage
+from voicememo.services.ratelimit import CallbackRateLimiter, RecipientRateLimiter, rate_limit_storage
 from voicememo.services.reach import ReachService
 from voicememo.services.receipts import (
     RECEIPT_JOB,
@@ -86,6 +86,7 @@ class Container:
             read_delay=settings.sandbox_read_delay,
             fail_pattern=settings.sandbox_fail_pattern,
         )
+        limits = rate_limit_storage(settings.redis_url)  # Redis: shared by every process; else this one's memory
         bluebubbles = BlueBubblesTimeouts(call=settings.bluebubbles_timeout, send=settings.bluebubbles_send_timeout)
         self.ctx = ServiceContext(
             settings=settings,
@@ -112,7 +113,8 @@ class Container:
             clock=utcnow,
             urls=Urls(settings.public_base_url),
             wakeup=wakeup,
-            rate_limiter=RecipientRateLimiter(settings.rate_limit, rate_limit_storage(settings.redis_url), utcnow),
+            rate_limiter=RecipientRateLimiter(settings.rate_limit, limits, utcnow),
+            hook_limiter=CallbackRateLimiter(settings.sender_hook_rate_limit, limits),
             sealer=Sealer(settings.signing_key()),
         )
         self.receipts = ReceiptService(self.ctx)

@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MB = 1024 * 1024
@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     audio_probe_timeout: float = Field(default=120.0, gt=0)
 
     log_format: Literal["console", "json"] = "console"
+    #: `voicememo serve --workers N`: API processes sharing the port (uvicorn's supervisor restarts any that
+    #: dies); each runs its in-process workers when WORKERS_IN_PROCESS (claims are fenced, so they share safely)
+    api_processes: int = Field(default=1, ge=1, le=64)
 
     #: a request holding an Idempotency-Key must finish within this long; after it, a retry may take over
     #: (the first request can then no longer commit its effect)
@@ -99,7 +102,8 @@ class Settings(BaseSettings):
     job_poll_interval: float = Field(default=1.0, gt=0)
     #: on shutdown, running jobs get this long to finish; the rest are handed back to run again
     worker_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
-    #: 10 attempts with the default back-off: about 10 minutes (a Mac that reboots comes back in time)
+    #: 10 attempts with the default back-off: about 10 minutes (a Mac that reboots comes back in time);
+    #: stored with each delivery job when it is queued, so a change applies to memos sent after it
     delivery_max_attempts: int = Field(default=10, ge=1)
     delivery_retry_base_seconds: float = Field(default=2.0, gt=0)
 
@@ -142,6 +146,12 @@ class Settings(BaseSettings):
     #: handles matching this regular expression fail to deliver (failure injection)
     sandbox_fail_pattern: str | None = None
 
+    @field_validator("caf_sample_rate", mode="before")
+    @classmethod
+    def _number_from_text(cls, value: object) -> object:
+        """An environment variable is text, and a Literal of ints does not coerce it ("48000" was refused)."""
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
     @model_validator(mode="after")
     def _defaults_from_others(self) -> Settings:
         if self.blob_url and not self.blob_url.startswith("s3://"):
@@ -156,6 +166,16 @@ class Settings(BaseSettings):
         self.public_base_url = self.public_base_url.rstrip("/")
         self.sender_callback_base_url = (self.sender_callback_base_url or self.public_base_url).rstrip("/")
         return self
+
+    def to_environ(self) -> dict[str, str]:
+        """These settings as ``VOICEMEMO_*`` variables: how they reach processes started from this one
+        (uvicorn's workers build their own ``Settings()`` from the environment)."""
+        # only what differs from the defaults: a child's own defaults are the same
+        values = self.model_dump(mode="json", exclude={"secret_key"}, exclude_defaults=True)
+        env = {f"VOICEMEMO_{name.upper()}": _env_text(value) for name, value in values.items() if value is not None}
+        if self.secret_key is not None:
+            env["VOICEMEMO_SECRET_KEY"] = self.secret_key.get_secret_value()
+        return env
 
     @property
     def blob_dir(self) -> Path:
@@ -191,3 +211,9 @@ class Settings(BaseSettings):
                 os.link(tmp, path)  # atomic: two processes starting together agree on one key
             tmp.unlink(missing_ok=True)
         return path.read_text().strip().encode()
+
+
+def _env_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

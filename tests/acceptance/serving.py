@@ -19,8 +19,10 @@ import testdb
 
 
 @contextmanager
-def serving(data_dir: Path, port: int, failpoints: str = "", **settings: str) -> Iterator[subprocess.Popen[str]]:
-    """``settings``: more VOICEMEMO_* variables, by their lower-case setting name."""
+def serving(
+    data_dir: Path, port: int, failpoints: str = "", processes: int = 1, **settings: str
+) -> Iterator[subprocess.Popen[str]]:
+    """``processes``: `serve --workers`; ``settings``: more VOICEMEMO_* variables, by their lower-case name."""
     env = {
         **os.environ,
         **{f"VOICEMEMO_{k.upper()}": v for k, v in settings.items()},
@@ -31,7 +33,7 @@ def serving(data_dir: Path, port: int, failpoints: str = "", **settings: str) ->
         "VOICEMEMO_SANDBOX_READ_DELAY": "-1",
     }
     proc = subprocess.Popen(
-        [str(BIN), "serve"],
+        [str(BIN), "serve", *(("--workers", str(processes)) if processes > 1 else ())],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -42,8 +44,13 @@ def serving(data_dir: Path, port: int, failpoints: str = "", **settings: str) ->
     watchdog.daemon = True
     watchdog.start()
     assert proc.stdout is not None
+    started = 0
     for line in proc.stdout:  # the server says when it is up (no sleeps)
-        if "Uvicorn running on" in line:  # printed once the socket listens
+        if processes == 1 and "Uvicorn running on" in line:  # printed once the socket listens
+            break
+        # several processes: the supervisor binds the socket, each child listens once its app has started
+        started += "Application startup complete" in line
+        if started == processes:
             break
     threading.Thread(target=proc.stdout.read, daemon=True).start()
     try:

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 import testdb
+from clocks import Clock
 from voicememo.jobs.retry import RetryPolicy
 from voicememo.jobs.worker import Wakeup, Worker
 from voicememo.storage.db import Database
 from voicememo.storage.migrate import upgrade
+from voicememo.storage.repos.job_admin import JobAdminRepo
 from voicememo.storage.repos.jobs import Job, JobRepo
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -27,9 +29,11 @@ def db(tmp_path: Path) -> Database:
     return Database(url)
 
 
-async def enqueue(db: Database, kind: str = "k", order_key: str | None = None, at: datetime = T0) -> int:
+async def enqueue(
+    db: Database, kind: str = "k", order_key: str | None = None, at: datetime = T0, max_attempts: int = 3
+) -> int:
     async with db.write() as s:
-        return await JobRepo(s).enqueue(kind, {"n": 1}, now=at, order_key=order_key)
+        return await JobRepo(s).enqueue(kind, {"n": 1}, now=at, order_key=order_key, max_attempts=max_attempts)
 
 
 async def claim(db: Database, worker: str, now: datetime, limit: int = 10) -> list[Job]:
@@ -120,13 +124,13 @@ async def test_concurrent_claimers_take_every_job_exactly_once(db: Database) -> 
 
 
 def test_retry_policy_backs_off_with_jitter_and_gives_up() -> None:
-    policy = RetryPolicy(base_seconds=2, max_delay_seconds=60, max_attempts=5, rng=random.Random(1))
+    policy = RetryPolicy(base_seconds=2, max_delay_seconds=60, rng=random.Random(1))
     for attempt, ceiling in [(1, 2), (2, 4), (3, 8), (4, 16), (9, 60)]:
         assert ceiling / 2 <= policy.delay(attempt) <= ceiling
-    assert policy.next_run(4, T0, T0) is not None
-    assert policy.next_run(5, T0, T0) is None
-    deadline = RetryPolicy(base_seconds=60, max_attempts=100, give_up_after=timedelta(minutes=30))
-    assert deadline.next_run(1, T0 + timedelta(minutes=29, seconds=50), T0) is None
+    assert policy.next_run(4, T0, T0, max_attempts=5) is not None
+    assert policy.next_run(5, T0, T0, max_attempts=5) is None
+    deadline = RetryPolicy(base_seconds=60, give_up_after=timedelta(minutes=30))
+    assert deadline.next_run(1, T0 + timedelta(minutes=29, seconds=50), T0, max_attempts=100) is None
 
 
 class Flaky:
@@ -137,12 +141,12 @@ class Flaky:
         self.done = done
         self.calls = 0
         self.gave_up: list[str] = []
-        self.policy = RetryPolicy(base_seconds=0.01, max_delay_seconds=0.02, max_attempts=3)
+        self.policy = RetryPolicy(base_seconds=0.01, max_delay_seconds=0.02)
 
     async def run(self, job: Job) -> None:
         self.calls += 1
         if self.calls <= self.failures:
-            if self.calls == self.policy.max_attempts:
+            if self.calls == job.max_attempts:
                 self.done.set()
             raise RuntimeError(f"boom {self.calls}")
         self.done.set()
@@ -152,11 +156,15 @@ class Flaky:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("failures", "final", "calls"), [(2, "done", 3), (5, "dead", 3)])
-async def test_worker_retries_then_finishes_or_buries(db: Database, failures: int, final: str, calls: int) -> None:
+@pytest.mark.parametrize(
+    ("failures", "max_attempts", "final", "calls"), [(2, 3, "done", 3), (5, 3, "dead", 3), (5, 2, "dead", 2)]
+)
+async def test_worker_retries_up_to_the_jobs_stored_cap_then_finishes_or_buries(
+    db: Database, failures: int, max_attempts: int, final: str, calls: int
+) -> None:
     done = asyncio.Event()
     handler = Flaky(failures, done)
-    await enqueue(db, kind="flaky", at=datetime.now(UTC))
+    job_id = await enqueue(db, kind="flaky", at=datetime.now(UTC), max_attempts=max_attempts)
     stop = asyncio.Event()
     worker = Worker(db, {"flaky": handler}, clock=lambda: datetime.now(UTC), wakeup=Wakeup(), poll_interval=0.01)
     task = asyncio.create_task(worker.run(stop))
@@ -165,8 +173,11 @@ async def test_worker_retries_then_finishes_or_buries(db: Database, failures: in
     await asyncio.wait_for(task, 10)  # graceful: waits for the running job to settle
     async with db.read() as s:
         assert await JobRepo(s).counts() == {final: 1}
+        [view] = await JobAdminRepo(s).find(statuses=(final,))
     assert handler.calls == calls
-    assert handler.gave_up == ([] if final == "done" else ["RuntimeError: boom 3"])
+    assert handler.gave_up == ([] if final == "done" else [f"RuntimeError: boom {calls}"])
+    # what `voicememo jobs list` shows (attempts/max_attempts) is what the worker did
+    assert (view.id, view.attempts, view.max_attempts) == (job_id, calls, max_attempts)
     await db.dispose()
 
 
@@ -174,7 +185,7 @@ class Gated:
     """Runs until the test opens the gate."""
 
     def __init__(self) -> None:
-        self.policy = RetryPolicy(base_seconds=0.01, max_delay_seconds=0.02, max_attempts=3)
+        self.policy = RetryPolicy(base_seconds=0.01, max_delay_seconds=0.02)
         self.started = asyncio.Event()
         self.gate = asyncio.Event()
 
@@ -220,4 +231,52 @@ async def test_shutdown_lets_a_running_job_finish_within_the_grace(db: Database)
     await asyncio.wait_for(task, 5)
     async with db.read() as s:
         assert await JobRepo(s).counts() == {"done": 1}
+    await db.dispose()
+
+
+class Stalled:
+    """Blocks until cancelled; ``swallow`` makes it return anyway once cancelled (a handler that ignores it)."""
+
+    def __init__(self, *, swallow: bool) -> None:
+        self.policy = RetryPolicy(base_seconds=0.01, max_delay_seconds=0.02)
+        self.swallow = swallow
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+        self.gave_up: list[str] = []
+
+    async def run(self, job: Job) -> None:
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            if not self.swallow:
+                raise
+
+    async def give_up(self, job: Job, reason: str) -> None:
+        self.gave_up.append(reason)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("swallow", [False, True])
+async def test_a_worker_that_loses_its_lease_cancels_the_handler_and_leaves_the_job_alone(
+    db: Database, swallow: bool
+) -> None:
+    clock = Clock(T0)  # stands still: the lease the heartbeat renews ends 0.3 s after T0, whatever it does
+    handler = Stalled(swallow=swallow)
+    job_id = await enqueue(db, kind="stalled", max_attempts=1)  # a settled failure would bury it at once
+    stop = asyncio.Event()
+    worker = Worker(db, {"stalled": handler}, clock=clock, lease=timedelta(seconds=0.3), poll_interval=3600, name="a")
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(handler.started.wait(), 10)
+    # "a" stalled past its lease (as far as the database can tell): another worker takes the job
+    [stolen] = await claim(db, "thief", T0 + timedelta(seconds=1))
+    assert (stolen.id, stolen.attempts) == (job_id, 2)
+    await asyncio.wait_for(handler.cancelled.wait(), 10)  # a's next heartbeat finds the lease gone
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    async with db.write() as s:
+        assert await JobRepo(s).counts() == {"running": 1}  # neither finished, retried, released nor buried by "a"
+        assert handler.gave_up == []
+        assert await JobRepo(s).finish(job_id, "thief", now=T0)  # still the thief's to settle
     await db.dispose()

@@ -11,7 +11,7 @@ from limits.aio.storage import Storage
 
 from clocks import Clock
 from voicememo.errors import RateLimited
-from voicememo.services.ratelimit import Load, RecipientRateLimiter, rate_limit_storage
+from voicememo.services.ratelimit import CallbackRateLimiter, Load, RecipientRateLimiter, rate_limit_storage
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 LINE = "+15550100001"
@@ -122,3 +122,19 @@ async def test_an_unreachable_redis_lets_sends_through() -> None:
     rl = limiter(rate_limit_storage("redis://127.0.0.1:1/0"), Clock(T0), "1 per 60 seconds")
     for _ in range(3):
         await send(rl, "+15557654320")
+
+
+@pytest.mark.anyio
+async def test_provider_callbacks_of_one_line_are_limited_across_processes_on_redis(redis_prefix: str) -> None:
+    first = CallbackRateLimiter("3 per 60 seconds", rate_limit_storage(REDIS_URL, key_prefix=redis_prefix))
+    second = CallbackRateLimiter("3 per 60 seconds", rate_limit_storage(REDIS_URL, key_prefix=redis_prefix))
+    assert [await first.allow("line-a"), await second.allow("line-a"), await first.allow("line-a")] == [True] * 3
+    assert not await second.allow("line-a")  # the fourth, through the other process
+    assert await second.allow("line-b")  # per line
+
+
+@pytest.mark.anyio
+async def test_an_unreachable_redis_lets_provider_callbacks_through() -> None:
+    hooks = CallbackRateLimiter("1 per 60 seconds", rate_limit_storage("redis://127.0.0.1:1/0"))
+    assert await hooks.allow("line-a")
+    assert await hooks.allow("line-a")

@@ -46,7 +46,7 @@ async def ctx(settings: Settings) -> AsyncIterator[ServiceContext]:
 
 async def add_job(ctx: ServiceContext, status: str, changed: datetime) -> int:
     async with ctx.db.write() as s:
-        job_id = await JobRepo(s).enqueue("deliver", {}, now=changed)
+        job_id = await JobRepo(s).enqueue("deliver", {}, now=changed, max_attempts=3)
         row = await s.get(JobRow, job_id)
         assert row is not None
         row.status, row.updated_at = status, changed

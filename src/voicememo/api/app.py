@@ -16,6 +16,7 @@ from voicememo.api.routes import attachments, capability, chats, messages, publi
 from voicememo.api.schemas import ErrorResponse
 from voicememo.api.trace import TraceMiddleware
 from voicememo.container import Container
+from voicememo.logs import configure_logging
 from voicememo.settings import Settings
 
 
@@ -69,5 +70,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
 
 def app_factory() -> FastAPI:
-    """Entry point for ``uvicorn --factory voicememo.api.app:app_factory``."""
-    return create_app(Settings())
+    """Entry point for ``uvicorn --factory voicememo.api.app:app_factory`` and each ``serve --workers`` process
+    (settings from the environment: nothing of the parent's memory reaches a spawned process)."""
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return create_app(settings)

@@ -49,12 +49,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (VOICEMEMO_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (VOICEMEMO_PORT).")] = None,
     dev: Annotated[bool, typer.Option("--dev", help="On an empty database, create a dev partner.")] = False,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="API processes on the one port (VOICEMEMO_API_PROCESSES).")
+    ] = None,
 ) -> None:
     """Migrate, then run the API server with its in-process workers."""
     from voicememo.cli.serve import run_server
     from voicememo.settings import Settings
 
-    overrides: dict[str, Any] = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    given = {"host": host, "port": port, "api_processes": workers}
+    overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     run_server(Settings(**overrides), dev=dev)
 
 

@@ -1,8 +1,15 @@
-"""``voicememo serve``: migrate, optionally bootstrap a dev partner, run uvicorn."""
+"""``voicememo serve``: migrate, optionally bootstrap a dev partner, run uvicorn (one process or several).
+
+With ``--workers N`` uvicorn's supervisor starts N processes on the one socket; each builds its own app
+from ``VOICEMEMO_*`` variables (``app_factory``), so the settings go to them through the environment. What
+they share lives outside them: the database (jobs, idempotency keys, memos), the data dir (blobs, the
+signing key), PostgreSQL's notifications (wake-ups) and, when configured, Redis (rate limits).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 
 import typer
 import uvicorn
@@ -43,5 +50,36 @@ def run_server(settings: Settings, *, dev: bool) -> None:
     typer.echo(f"  base URL: {settings.public_base_url}   (SDK: LinqAPIV3(base_url=..., api_key=...))")
     if note:
         typer.echo(note)
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    if settings.api_processes == 1:
+        app = create_app(settings)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+        return
+    for warning in multiprocess_warnings(settings):
+        typer.echo(f"  warning: {warning}", err=True)
+    os.environ.update(settings.to_environ())
+    uvicorn.run(
+        "voicememo.api.app:app_factory",
+        factory=True,
+        workers=settings.api_processes,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def multiprocess_warnings(settings: Settings) -> list[str]:
+    """What several API processes do differently from one, where the configuration makes it matter."""
+    n = settings.api_processes
+    warnings = []
+    if not settings.redis_url:
+        warnings.append(
+            f"no VOICEMEMO_REDIS_URL: each of the {n} processes counts rate limits in its own memory "
+            f"(a recipient may get up to {n} times the limit); set it to share them"
+        )
+    if settings.is_sqlite and settings.workers_in_process:
+        warnings.append(
+            "SQLite: each process's in-process workers wake only for their own process's memos and poll "
+            "for the others' (every VOICEMEMO_JOB_POLL_INTERVAL); PostgreSQL wakes them all at once"
+        )
+    return warnings

@@ -1,4 +1,9 @@
-"""Retry policy as a pure object: exponential backoff with full jitter, an attempt cap and a deadline."""
+"""Retry policy as a pure object: exponential backoff with full jitter and an optional deadline.
+
+The attempt cap is not the policy's: it is each job's own ``max_attempts``, stored when the job is
+enqueued (and shown by ``voicememo jobs list``), so what an operator sees is what the worker does,
+and a job queued before a setting changed keeps the cap it was queued with.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,6 @@ from datetime import datetime, timedelta
 class RetryPolicy:
     base_seconds: float = 2.0
     max_delay_seconds: float = 300.0
-    max_attempts: int = 8
     #: give up once this long has passed since the first attempt (None: attempts only)
     give_up_after: timedelta | None = None
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
@@ -23,9 +27,9 @@ class RetryPolicy:
         jitter: float = self.rng.uniform(0, ceiling / 2)
         return ceiling / 2 + jitter
 
-    def next_run(self, attempt: int, now: datetime, started: datetime) -> datetime | None:
-        """When to try again after ``attempt`` failed attempts, or None to give up."""
-        if attempt >= self.max_attempts:
+    def next_run(self, attempt: int, now: datetime, started: datetime, *, max_attempts: int) -> datetime | None:
+        """When to try again after ``attempt`` failed attempts of a job allowed ``max_attempts``, or None to give up."""
+        if attempt >= max_attempts:
             return None
         when = now + timedelta(seconds=self.delay(attempt))
         if self.give_up_after is not None and when - started > self.give_up_after:

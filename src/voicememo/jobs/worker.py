@@ -1,10 +1,13 @@
 """The worker: an explicit object with concurrency, a stop event, graceful shutdown and action logs.
 
 It claims due jobs with a lease, keeps the lease alive with a heartbeat while a handler runs,
-and settles each job with fencing (only the lease owner can finish it). A worker that dies
+and settles each job with fencing (only the lease owner can finish it). A worker whose heartbeat
+finds the lease taken (it stalled past the lease and another worker claimed the job) cancels its
+handler and leaves the job to the new owner. A worker that dies
 simply stops heart-beating; once its lease expires another worker claims the job again.
-Wake-ups come from an in-process signal when a job is enqueued; polling is the fallback
-(and the only signal for a standalone worker).
+Wake-ups come from an in-process signal when a job is enqueued and, on PostgreSQL, from a LISTEN
+on the jobs channel that every enqueue notifies (storage/notify.py), so a worker in another process
+wakes too; polling is the fallback (and, on SQLite, the only signal across processes).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import structlog
 
 from voicememo.jobs.retry import RetryPolicy
 from voicememo.storage.db import Database
+from voicememo.storage.notify import JobListener, listens
 from voicememo.storage.repos.jobs import Job, JobRepo
 
 log = structlog.get_logger("voicememo.worker")
@@ -31,7 +35,8 @@ class Handler(Protocol):
     policy: RetryPolicy
 
     async def run(self, job: Job) -> bool | None:
-        """Do the job; raise to retry (per ``policy``). Permanent outcomes are recorded, not raised.
+        """Do the job; raise to retry (back-off per ``policy``, up to the job's stored ``max_attempts``).
+        Permanent outcomes are recorded, not raised.
         True: the handler already marked it done in its own transaction (``JobRepo.settle_done``)."""
         ...
 
@@ -81,9 +86,12 @@ class Worker:
         self.draining = asyncio.Event()  # set once the worker stops claiming and drains
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._running: set[asyncio.Task[None]] = set()
+        #: rings the doorbell on other processes' enqueues (None: SQLite, polling only)
+        self.listener = JobListener(db.url, lambda _kind: self.wakeup.ring()) if listens(db.url) else None
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker_started", action="started", worker=self.name, concurrency=self.concurrency)
+        listening = None if self.listener is None else asyncio.create_task(self.listener.run(stop))
         try:
             while not stop.is_set():
                 free = self.concurrency - len(self._running)
@@ -101,6 +109,9 @@ class Worker:
                     await self._idle(stop, busy=bool(jobs))
         finally:
             await self._drain()
+            if listening is not None:
+                listening.cancel()  # normally already ended by ``stop``; cancelled when run() itself was
+                await asyncio.gather(listening, return_exceptions=True)
             log.info("worker_stopped", action="stopped", worker=self.name)
 
     async def _drain(self) -> None:
@@ -149,23 +160,35 @@ class Worker:
         handler = self.handlers[job.kind]
         bound = log.bind(job_id=job.id, kind=job.kind, attempt=job.attempts, worker=self.name)
         bound.info("job_started", action="started")
-        beat = asyncio.create_task(self._heartbeat(job))
+        work = asyncio.create_task(handler.run(job))
+        lost = asyncio.Event()
+        beat = asyncio.create_task(self._heartbeat(job, work, lost))
         try:
-            settled = await handler.run(job)
-        except asyncio.CancelledError:
-            await asyncio.shield(self._release(job, bound))
+            await asyncio.wait({work})
+        except asyncio.CancelledError:  # shutdown past its grace: the handler goes too, the job is handed back
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
+            if not lost.is_set():
+                await asyncio.shield(self._release(job, bound))
             raise
-        except Exception as exc:  # any failure is retried per policy; the reason is kept
-            reason = f"{type(exc).__name__}: {exc}"
-            await self._failed(job, handler, reason, bound)
-        else:
-            owned: bool | None = None  # settled by the handler in its own transaction
-            if not settled:
-                async with self.db.write() as s:
-                    owned = await JobRepo(s).finish(job.id, self.name, now=self.clock())
-            bound.info("job_finished", action="finished", lease_kept=owned)
         finally:
             beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
+        if lost.is_set():  # whatever the handler did once cancelled, the job's new owner settles it, not us
+            bound.warning("job_abandoned", action="abandoned", reason="lease lost")
+            return
+        if work.cancelled():  # the handler cancelled itself: not a failure, hand it back
+            await self._release(job, bound)
+            return
+        exc = work.exception()
+        if exc is not None:  # any failure is retried per policy; the reason is kept
+            await self._failed(job, handler, f"{type(exc).__name__}: {exc}", bound)
+            return
+        owned: bool | None = None  # settled by the handler in its own transaction
+        if not work.result():
+            async with self.db.write() as s:
+                owned = await JobRepo(s).finish(job.id, self.name, now=self.clock())
+        bound.info("job_finished", action="finished", lease_kept=owned)
 
     async def _release(self, job: Job, bound: structlog.typing.FilteringBoundLogger) -> None:
         async with self.db.write() as s:
@@ -176,7 +199,7 @@ class Worker:
         self, job: Job, handler: Handler, reason: str, bound: structlog.typing.FilteringBoundLogger
     ) -> None:
         now = self.clock()
-        retry_at = handler.policy.next_run(job.attempts, now, job.created_at)
+        retry_at = handler.policy.next_run(job.attempts, now, job.created_at, max_attempts=job.max_attempts)
         async with self.db.write() as s:
             repo = JobRepo(s)
             if retry_at is None:
@@ -189,12 +212,21 @@ class Worker:
         else:
             bound.info("job_retry", action="retried", error=reason, retry_at=retry_at.isoformat())
 
-    async def _heartbeat(self, job: Job) -> None:
+    async def _heartbeat(self, job: Job, work: asyncio.Task[bool | None], lost: asyncio.Event) -> None:
+        """Keep the lease; once it is lost, cancel the handler (the job's new owner runs it, twice would
+        double-deliver). A heartbeat that fails on a database error is tried again on the next beat:
+        the lease outlives two missed beats."""
         interval = max(0.05, self.lease.total_seconds() / 3)
         while True:
             await asyncio.sleep(interval)
-            async with self.db.write() as s:
-                kept = await JobRepo(s).heartbeat(job.id, self.name, until=self.clock() + self.lease)
+            try:
+                async with self.db.write() as s:
+                    kept = await JobRepo(s).heartbeat(job.id, self.name, until=self.clock() + self.lease)
+            except Exception:
+                log.exception("heartbeat_failed", action="error", job_id=job.id, worker=self.name)
+                continue
             if not kept:
                 log.warning("lease_lost", action="lease_lost", job_id=job.id, worker=self.name)
+                lost.set()
+                work.cancel()
                 return

@@ -12,7 +12,7 @@ from voicememo.domain.models import Attachment
 from voicememo.jobs.worker import Wakeup
 from voicememo.net.fetch import SafeFetcher
 from voicememo.senders.base import SenderRegistry
-from voicememo.services.ratelimit import RecipientRateLimiter
+from voicememo.services.ratelimit import CallbackRateLimiter, RecipientRateLimiter
 from voicememo.settings import Settings
 from voicememo.storage.blobs import BlobStore
 from voicememo.storage.db import Database
@@ -47,4 +47,5 @@ class ServiceContext:
     urls: Urls
     wakeup: Wakeup
     rate_limiter: RecipientRateLimiter
+    hook_limiter: CallbackRateLimiter
     sealer: Sealer

@@ -51,9 +51,7 @@ class DeliverHandler:
         self.tracker = Tracker(ctx)
         self.dispatcher = Dispatcher(ctx)
         self.renditions = Renditions(ctx)
-        self.policy = RetryPolicy(
-            base_seconds=ctx.settings.delivery_retry_base_seconds, max_attempts=ctx.settings.delivery_max_attempts
-        )
+        self.policy = RetryPolicy(base_seconds=ctx.settings.delivery_retry_base_seconds)
 
     async def run(self, job: Job) -> bool | None:
         """True: the job was marked done with the message's last move, in one transaction."""

@@ -22,6 +22,8 @@ from voicememo.tracing import current_trace_id
 API_VERSION = "v3"
 WEBHOOK_VERSION = "2026-02-03"
 WEBHOOK_JOB = "webhook"
+#: stored with each webhook job; in practice the 30-minute deadline (WEBHOOK_GIVE_UP_AFTER_SECONDS) ends it first
+WEBHOOK_MAX_ATTEMPTS = 1000
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -147,7 +149,7 @@ async def emit(
             },
             now=now,
             order_key=f"wh:{sub.id}:{subject_id}",
-            max_attempts=1000,
+            max_attempts=WEBHOOK_MAX_ATTEMPTS,
         )
         queued += 1
     return queued

@@ -18,9 +18,6 @@ from typing import Any
 
 import httpx
 import structlog
-from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 from voicememo.domain.handles import require_e164
 from voicememo.domain.models import Line
@@ -53,8 +50,6 @@ class LineService:
     def __init__(self, ctx: ServiceContext, receipts: ReceiptService) -> None:
         self.ctx = ctx
         self.receipts = receipts
-        self._hook_limit = parse(ctx.settings.sender_hook_rate_limit)
-        self._hook_limiter = MovingWindowRateLimiter(MemoryStorage())
 
     # ---- binding ----------------------------------------------------------------------------
 
@@ -234,7 +229,7 @@ class LineService:
             expected = await LineRepo(s).hook_token_hash(line_id)
         if not expected or not hmac.compare_digest(expected, token_hash(token)):
             raise NotFound("No such endpoint.")
-        if not self._hook_limiter.hit(self._hook_limit, line_id):
+        if not await self.ctx.hook_limiter.allow(line_id):
             raise RateLimited("Too many callbacks for this line; slow down.", retry_after=1)
         try:
             _line, sender = await self.sender_for(line_id)

@@ -18,6 +18,9 @@ from voicememo.storage.repos.jobs import Job, JobRepo
 
 log = structlog.get_logger(__name__)
 
+#: a failed run is retried this often; its successor is scheduled whatever the outcome
+PERIODIC_MAX_ATTEMPTS = 3
+
 
 @dataclass(frozen=True)
 class Periodic:
@@ -31,7 +34,7 @@ class PeriodicHandler:
     def __init__(self, ctx: ServiceContext, periodic: Periodic) -> None:
         self.ctx = ctx
         self.periodic = periodic
-        self.policy = RetryPolicy(base_seconds=periodic.retry_base_seconds, max_attempts=3)
+        self.policy = RetryPolicy(base_seconds=periodic.retry_base_seconds)
 
     async def run(self, job: Job) -> None:
         try:
@@ -47,4 +50,6 @@ async def schedule_periodic(ctx: ServiceContext, periodic: Periodic, *, first: b
     now = ctx.clock()
     run_at = now if first else now + timedelta(seconds=periodic.interval_seconds)
     async with ctx.db.write() as s:
-        await JobRepo(s).ensure_one(periodic.kind, {}, now=now, run_at=run_at, count_running=first)
+        await JobRepo(s).ensure_one(
+            periodic.kind, {}, now=now, run_at=run_at, max_attempts=PERIODIC_MAX_ATTEMPTS, count_running=first
+        )

@@ -19,6 +19,9 @@ that overshoot is bounded by a caller's concurrency; counting before the work in
 refused and failed sends.
 
 When the storage is unreachable, sends go through (logged): a rate limiter must not take sending down.
+
+Provider callbacks (``/hooks/lines/…``) are limited per line by ``CallbackRateLimiter`` in the same
+storage: with Redis, every API process counts a line's callbacks together.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 import structlog
 from limits import parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
 
 from voicememo.errors import RateLimited
 
@@ -111,6 +115,23 @@ class RecipientRateLimiter:
 
     def _key(self, line: str, handle: str, window: int) -> str:
         return f"{self._namespace}/{line}/{handle}/{window}"
+
+
+class CallbackRateLimiter:
+    """At most ``rule`` provider callbacks per line (a flood guard: wall-clock moving window, `limits`' own)."""
+
+    def __init__(self, rule: str, storage: Storage, *, namespace: str = "hooks") -> None:
+        self._item = parse(rule)
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._namespace = namespace
+
+    async def allow(self, line_id: str) -> bool:
+        """Count one callback; False when the line is over its limit (True when the storage is unreachable)."""
+        try:
+            return await self._limiter.hit(self._item, self._namespace, line_id)
+        except Exception as exc:
+            log.warning("rate_limit_unavailable", action="check_skipped", line=line_id, error=repr(exc))
+            return True
 
 
 def rate_limit_storage(redis_url: str | None, *, key_prefix: str = "voicememo") -> Storage:

@@ -30,6 +30,8 @@ from voicememo.storage.repos.sends import SendRepo
 
 log = structlog.get_logger("voicememo.receipts")
 RECEIPT_JOB, RECONCILE_JOB = "receipt", "reconcile"
+#: stored with each job at enqueue (the worker honours the stored cap)
+RECEIPT_MAX_ATTEMPTS, RECONCILE_MAX_ATTEMPTS = 10, 3
 _MAX_RECONCILE_PAUSE = timedelta(hours=1)
 
 
@@ -135,7 +137,7 @@ class JobReceiptSink:
                     now=now,
                     run_at=now + timedelta(seconds=after),
                     order_key=f"rc:{line_id}:{event.provider_message_id}",
-                    max_attempts=10,
+                    max_attempts=RECEIPT_MAX_ATTEMPTS,
                 )
         self.wakeup.ring()
 
@@ -147,7 +149,7 @@ class ReceiptNotYetKnown(Exception):
 class ReceiptHandler:
     def __init__(self, ctx: ServiceContext) -> None:
         self.receipts = ReceiptService(ctx)
-        self.policy = RetryPolicy(base_seconds=0.5, max_delay_seconds=30, max_attempts=10)
+        self.policy = RetryPolicy(base_seconds=0.5, max_delay_seconds=30)
 
     async def run(self, job: Job) -> bool:
         p = job.payload
@@ -185,7 +187,7 @@ async def schedule_reconcile(ctx: ServiceContext, s: Any, message: Message, line
         {"partner_id": message.partner_id, "message_id": message.id, "line_id": line_id, "round": round_},
         now=now,
         run_at=now + plan.pause(round_),
-        max_attempts=3,
+        max_attempts=RECONCILE_MAX_ATTEMPTS,
     )
 
 
@@ -204,7 +206,7 @@ class ReconcileHandler:
         self.lines = senders
         self.receipts = ReceiptService(ctx)
         self.tracker = Tracker(ctx)
-        self.policy = RetryPolicy(base_seconds=5.0, max_attempts=3)
+        self.policy = RetryPolicy(base_seconds=5.0)
 
     async def run(self, job: Job) -> None:
         p = job.payload

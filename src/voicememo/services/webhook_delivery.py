@@ -50,7 +50,6 @@ class WebhookHandler:
         self.policy = RetryPolicy(
             base_seconds=settings.webhook_retry_base_seconds,
             max_delay_seconds=600,
-            max_attempts=1000,
             give_up_after=timedelta(seconds=settings.webhook_give_up_after_seconds),
         )
 

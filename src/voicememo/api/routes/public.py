@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -129,7 +130,12 @@ async def health(c: ContainerDep) -> dict[str, object]:
                     "checked_at": line.health_checked_at.isoformat() if line.health_checked_at else None,
                 }
             )
-    return {"status": "ok", "lines": {"total": len(lines), **counts}, "line_problems": problems}
+    return {
+        "status": "ok",
+        "pid": os.getpid(),  # which of `serve --workers N` processes answered
+        "lines": {"total": len(lines), **counts},
+        "line_problems": problems,
+    }
 
 
 @router.get("/errors/{code}", tags=["health"], operation_id="error_doc")

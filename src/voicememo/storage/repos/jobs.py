@@ -4,7 +4,7 @@ A claim takes queued jobs that are due and running jobs whose lease expired (the
 died), skipping any job whose order key has an earlier unfinished job. On PostgreSQL the
 same query runs with FOR UPDATE SKIP LOCKED, so concurrent claimers take disjoint jobs and never
 wait on each other; on SQLite the IMMEDIATE transaction already serialises claimers (SQLAlchemy
-renders no FOR UPDATE there).
+renders no FOR UPDATE there). On PostgreSQL an enqueue also notifies listening workers (storage/notify.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from voicememo.storage.notify import notify_enqueued
 from voicememo.storage.tables import JobRow
 
 QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
@@ -54,8 +55,9 @@ class JobRepo:
         now: datetime,
         run_at: datetime | None = None,
         order_key: str | None = None,
-        max_attempts: int = 8,
+        max_attempts: int,
     ) -> int:
+        """Queue a job in the caller's transaction; ``max_attempts`` is its cap (the worker gives up there)."""
         row = JobRow(
             kind=kind,
             payload=payload,
@@ -69,10 +71,18 @@ class JobRepo:
         )
         self.s.add(row)
         await self.s.flush()
+        await notify_enqueued(self.s, kind)  # delivered to other processes' workers at commit, not on rollback
         return row.id
 
     async def ensure_one(
-        self, kind: str, payload: dict[str, Any], *, now: datetime, run_at: datetime, count_running: bool = True
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        now: datetime,
+        run_at: datetime,
+        max_attempts: int,
+        count_running: bool = True,
     ) -> bool:
         """Enqueue a periodic job unless one of its kind already waits (or runs: a periodic job enqueueing
         its own successor passes ``count_running=False``)."""
@@ -86,7 +96,7 @@ class JobRepo:
         )
         if waiting is not None:
             return False
-        await self.enqueue(kind, payload, now=now, run_at=run_at, max_attempts=3)
+        await self.enqueue(kind, payload, now=now, run_at=run_at, max_attempts=max_attempts)
         return True
 
     async def claim(
