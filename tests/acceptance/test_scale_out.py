@@ -1,4 +1,4 @@
-"""Scaled out: two API processes and two `voicememo worker` processes on PostgreSQL and Redis.
+"""Scaled out: two API processes and two `voicememo worker` processes on PostgreSQL, S3 (moto) and Redis.
 
 A burst of memos goes through both APIs with Idempotency-Keys; one worker and one API process are
 SIGKILLed in the middle of it and started again; every request that went unanswered is retried
@@ -33,6 +33,7 @@ import testdb
 from api.helpers import new_chat, upload_file
 from audiogen import Made
 from receiver import webhook_receiver
+from s3server import Bucket
 from voicememo.senders.sandbox import read_outbox
 from voicememo.settings import Settings
 
@@ -47,12 +48,12 @@ RATE_LIMIT = "20 per 60 seconds"
 DELIVERY_KINDS = {"deliver", "receipt", "webhook"}
 
 
-def blob_settings(data: Path) -> dict[str, str]:
-    """Where every process keeps blobs: the shared data dir for now (an S3 store will be set here)."""
-    return {}
+def blob_settings(bucket: Bucket) -> dict[str, str]:
+    """Every process keeps blobs in one S3 bucket (moto on loopback), none in its data dir."""
+    return {k: str(v) for k, v in bucket.settings().items()}
 
 
-def shared_settings(data: Path) -> dict[str, str]:
+def shared_settings(bucket: Bucket) -> dict[str, str]:
     return {
         "redis_url": "redis://127.0.0.1:6379/0",
         "rate_limit": RATE_LIMIT,
@@ -60,12 +61,12 @@ def shared_settings(data: Path) -> dict[str, str]:
         "audio_workers": "1",
         "job_lease_seconds": "3",  # a killed worker's jobs are taken over within seconds
         "sandbox_delivered_delay": "0",
-        **blob_settings(data),
+        **blob_settings(bucket),
     }
 
 
-def api_settings(data: Path) -> dict[str, str]:
-    return {**shared_settings(data), "workers_in_process": "false"}
+def api_settings(bucket: Bucket) -> dict[str, str]:
+    return {**shared_settings(bucket), "workers_in_process": "false"}
 
 
 @contextmanager
@@ -127,7 +128,9 @@ def kill(proc: subprocess.Popen[str]) -> None:
     assert proc.wait(timeout=30) == -signal.SIGKILL
 
 
-def test_two_apis_and_two_workers_survive_a_kill_of_one_each_mid_burst(tmp_path: Path, corpus: dict[str, Made]) -> None:
+def test_two_apis_and_two_workers_survive_a_kill_of_one_each_mid_burst(
+    tmp_path: Path, corpus: dict[str, Made], s3_bucket: Bucket
+) -> None:
     started = time.monotonic()
     data = tmp_path / "data"
     made = json.loads(cli(data, "partners", "create", "Acme", "--line", "+15550700001", "--json").stdout)
@@ -150,9 +153,9 @@ def test_two_apis_and_two_workers_survive_a_kill_of_one_each_mid_burst(tmp_path:
                 enough.set()
 
     with webhook_receiver() as receiver, ExitStack() as apis_stack:
-        apis = started_together(apis_stack, [serving(data, port, **api_settings(data)) for port in ports])
+        apis = started_together(apis_stack, [serving(data, port, **api_settings(s3_bucket)) for port in ports])
         with ExitStack() as workers_stack:
-            workers = started_together(workers_stack, [working(data, **shared_settings(data)) for _ in range(2)])
+            workers = started_together(workers_stack, [working(data, **shared_settings(s3_bucket)) for _ in range(2)])
             first = client(ports[0], key)
             first.webhook_subscriptions.create(target_url=receiver.url, subscribed_events=["message.delivered"])
             chats = [new_chat(first, made["line"]) for _ in range(CHATS)]
@@ -168,9 +171,9 @@ def test_two_apis_and_two_workers_survive_a_kill_of_one_each_mid_burst(tmp_path:
                 # started again while the burst goes on (the old contexts only clean up what is gone)
                 with ThreadPoolExecutor(1) as restart:
                     worker_back = restart.submit(
-                        started_together, workers_stack, [working(data, **shared_settings(data))]
+                        started_together, workers_stack, [working(data, **shared_settings(s3_bucket))]
                     )
-                    started_together(apis_stack, [serving(data, ports[0], **api_settings(data))])
+                    started_together(apis_stack, [serving(data, ports[0], **api_settings(s3_bucket))])
                     worker_back.result(timeout=60)
             assert KILL_AFTER <= len(answered) < MEMOS, "the kill must land mid-burst"
 
@@ -203,5 +206,9 @@ def test_two_apis_and_two_workers_survive_a_kill_of_one_each_mid_burst(tmp_path:
     assert len(set(answered.values())) == MEMOS, "one memo per key"
     assert sorted(sends) == sorted(accepted), "each accepted memo went to the provider exactly once"
     assert [j for j in waiting["jobs"] if j["kind"] in DELIVERY_KINDS] == [], "no delivery work left behind"
+    stored = s3_bucket.object_keys()
+    assert any(k.startswith("audio/") for k in stored), stored  # the upload, in the shared bucket
+    assert any(k.startswith("renditions/") for k in stored), stored  # made by whichever worker delivered
+    assert not [p for p in (data / "blobs").rglob("*") if p.is_file()], "no blob in a process's own data dir"
     # bounded by each wait's own timeout, not by wall time: 35 s on 2 idle cores, more on a shared machine
     print(f"scale-out: {MEMOS} memos, 2 APIs + 2 workers, one of each killed: {time.monotonic() - started:.1f} s")
