@@ -46,8 +46,10 @@ def serving(
     assert proc.stdout is not None
     started = 0
     for line in proc.stdout:  # the server says when it is up (no sleeps)
-        if processes == 1 and "Uvicorn running on" in line:  # printed once the socket listens
-            break
+        if processes == 1:
+            if "Uvicorn running on" in line:  # printed once the socket listens (startup complete comes before)
+                break
+            continue
         # several processes: the supervisor binds the socket, each child listens once its app has started
         started += "Application startup complete" in line
         if started == processes:

@@ -77,7 +77,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         seen.append(line)
         if "API key:" in line:
             key = line.split("API key:", 1)[1].split()[0]
-        if "Application startup complete" in line:
+        if "Uvicorn running on" in line:  # once the socket listens
             break
     threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain: a full pipe would block it
     assert key, "".join(seen)
