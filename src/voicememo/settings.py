@@ -7,6 +7,7 @@ tests and the CLI can run several differently-configured instances in one proces
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 from pathlib import Path
@@ -171,10 +172,14 @@ class Settings(BaseSettings):
         """These settings as ``VOICEMEMO_*`` variables: how they reach processes started from this one
         (uvicorn's workers build their own ``Settings()`` from the environment)."""
         # only what differs from the defaults: a child's own defaults are the same
-        values = self.model_dump(mode="json", exclude={"secret_key"}, exclude_defaults=True)
-        env = {f"VOICEMEMO_{name.upper()}": _env_text(value) for name, value in values.items() if value is not None}
-        if self.secret_key is not None:
-            env["VOICEMEMO_SECRET_KEY"] = self.secret_key.get_secret_value()
+        values = self.model_dump(mode="json", exclude_defaults=True)
+        env = {}
+        for name, value in values.items():
+            given = getattr(self, name)
+            if isinstance(given, SecretStr):  # dumped masked: the child needs the secret itself
+                env[f"VOICEMEMO_{name.upper()}"] = given.get_secret_value()
+            elif value is not None:
+                env[f"VOICEMEMO_{name.upper()}"] = _env_text(value)
         return env
 
     @property
@@ -216,4 +221,6 @@ class Settings(BaseSettings):
 def _env_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)  # how pydantic-settings reads a complex value from the environment
     return str(value)
