@@ -54,6 +54,12 @@ class Wakeup:
     def ring(self) -> None:
         self._event.set()
 
+    def answer(self) -> bool:
+        """True (and silent again) if it rang since the last wait."""
+        rung = self._event.is_set()
+        self._event.clear()
+        return rung
+
     async def wait(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
@@ -136,8 +142,8 @@ class Worker:
         self.wakeup.ring()  # a slot is free
 
     async def _idle(self, stop: asyncio.Event, *, busy: bool) -> None:
-        if stop.is_set():
-            return
+        if stop.is_set() or self.wakeup.answer():
+            return  # rung meanwhile (a job queued, a slot freed): claim again, no need to look when the next is due
         timeout = self.poll_interval
         if not busy:
             async with self.db.read() as s:

@@ -61,6 +61,7 @@ class Dispatcher:
                 line_id=line_id,
                 provider=provider,
                 now=self.ctx.clock(),
+                first=record is None,
             )
         log.info("send_started", action="started", message_id=item.message_id, seq=item.seq, attempt=record.attempts)
         return await sender.send(item)

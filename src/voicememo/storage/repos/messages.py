@@ -69,8 +69,10 @@ class MessageRepo:
 
         PostgreSQL (READ COMMITTED) would otherwise let two transactions read the same state and both
         act on it (two receipts of one message both inserting its receipt row, or each missing the
-        other's); on SQLite the IMMEDIATE transaction serialises already (no FOR UPDATE is rendered).
+        other's); on SQLite the IMMEDIATE transaction serialises already, so no statement is issued there.
         """
+        if self.s.get_bind().dialect.name == "sqlite":
+            return
         await self.s.execute(select(MessageRow.id).where(MessageRow.id == message_id).with_for_update())
 
     async def move(

@@ -38,10 +38,19 @@ class SendRepo:
         return {r.seq: _record(r) for r in rows}
 
     async def attempting(
-        self, *, message_id: str, seq: int, chat_id: str, line_id: str, provider: str, now: datetime
+        self,
+        *,
+        message_id: str,
+        seq: int,
+        chat_id: str,
+        line_id: str,
+        provider: str,
+        now: datetime,
+        first: bool = False,
     ) -> SendRecord:
-        """Record an attempt before the provider call (the first one, or one more)."""
-        row = await self.s.get(SendRow, (message_id, seq))
+        """Record an attempt before the provider call (the first one, or one more). ``first``: the caller
+        has just seen no record of this item (the job loaded them), so none is read before the insert."""
+        row = None if first else await self.s.get(SendRow, (message_id, seq))
         if row is None:
             row = SendRow(
                 message_id=message_id,
