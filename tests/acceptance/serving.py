@@ -6,8 +6,8 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -19,42 +19,29 @@ import testdb
 
 
 @contextmanager
-def serving(
-    data_dir: Path, port: int, failpoints: str = "", processes: int = 1, **settings: str
+def voicememo_process(
+    command: list[str], data_dir: Path, is_up: Callable[[Iterator[str]], None], **settings: str
 ) -> Iterator[subprocess.Popen[str]]:
-    """``processes``: `serve --workers`; ``settings``: more VOICEMEMO_* variables, by their lower-case name."""
+    """A `voicememo` command in its own process group on ``data_dir``, until the block ends.
+
+    ``is_up`` reads the process's output until it says it is up (no sleeps); a watchdog kills the group
+    after 120 s whatever happens, and leaving the block stops it (SIGTERM, then the group's leftovers)."""
     env = {
         **os.environ,
         **{f"VOICEMEMO_{k.upper()}": v for k, v in settings.items()},
         "VOICEMEMO_DATA_DIR": str(data_dir),
         **testdb.database_env(data_dir),
-        "VOICEMEMO_PORT": str(port),
-        "VOICEMEMO_FAILPOINTS": failpoints,
-        "VOICEMEMO_SANDBOX_READ_DELAY": "-1",
     }
     proc = subprocess.Popen(
-        [str(BIN), "serve", *(("--workers", str(processes)) if processes > 1 else ())],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        [str(BIN), *command], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
-    )
+    )  # fmt: skip
     watchdog = threading.Timer(120, lambda: os.killpg(proc.pid, signal.SIGKILL))
     watchdog.daemon = True
     watchdog.start()
     assert proc.stdout is not None
-    started = 0
-    for line in proc.stdout:  # the server says when it is up (no sleeps)
-        if processes == 1:
-            if "Uvicorn running on" in line:  # printed once the socket listens (startup complete comes before)
-                break
-            continue
-        # several processes: the supervisor binds the socket, each child listens once its app has started
-        started += "Application startup complete" in line
-        if started == processes:
-            break
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
+    is_up(iter(proc.stdout))
+    threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain: a full pipe would block it
     try:
         yield proc
     finally:
@@ -62,9 +49,31 @@ def serving(
             proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         watchdog.cancel()
-        # the audio pool of a SIGKILLed server goes with its process group
+        # the audio pool of a SIGKILLed process goes with its process group
         with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def serving(
+    data_dir: Path, port: int, failpoints: str = "", processes: int = 1, **settings: str
+) -> AbstractContextManager[subprocess.Popen[str]]:
+    """``processes``: `serve --workers`; ``settings``: more VOICEMEMO_* variables, by their lower-case name."""
+
+    def is_up(lines: Iterator[str]) -> None:
+        started = 0
+        for line in lines:
+            if processes == 1:
+                if "Uvicorn running on" in line:  # printed once the socket listens (startup complete comes before)
+                    return
+                continue
+            # several processes: the supervisor binds the socket, each child listens once its app has started
+            started += "Application startup complete" in line
+            if started == processes:
+                return
+
+    command = ["serve", *(("--workers", str(processes)) if processes > 1 else ())]
+    more = {"port": str(port), "failpoints": failpoints, "sandbox_read_delay": "-1"}
+    return voicememo_process(command, data_dir, is_up, **{**settings, **more})
 
 
 def client(port: int, key: str) -> linq.LinqAPIV3:

@@ -19,15 +19,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
 import linq
 import pytest
-from serving import client, serving
-from test_cli_and_serve import BIN, cli, free_port
+from serving import client, serving, voicememo_process
+from test_cli_and_serve import cli, free_port
 
 import testdb
 from api.helpers import new_chat, upload_file
@@ -69,37 +69,15 @@ def api_settings(bucket: Bucket) -> dict[str, str]:
     return {**shared_settings(bucket), "workers_in_process": "false"}
 
 
-@contextmanager
-def working(data: Path, **settings: str) -> Iterator[subprocess.Popen[str]]:
-    """A `voicememo worker` in its own process group, up once it says it started."""
-    env = {
-        **os.environ,
-        **{f"VOICEMEMO_{k.upper()}": v for k, v in settings.items()},
-        "VOICEMEMO_DATA_DIR": str(data),
-        **testdb.database_env(data),
-        "VOICEMEMO_SANDBOX_READ_DELAY": "-1",
-    }
-    proc = subprocess.Popen(
-        [str(BIN), "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    watchdog = threading.Timer(120, lambda: os.killpg(proc.pid, signal.SIGKILL))
-    watchdog.daemon = True
-    watchdog.start()
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "listening" in line:  # its LISTEN is in place: from here on no enqueue goes unheard
-            break
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        watchdog.cancel()
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+def working(data: Path, **settings: str) -> AbstractContextManager[subprocess.Popen[str]]:
+    """A `voicememo worker` process, up once its LISTEN is in place (from then on no enqueue goes unheard)."""
+
+    def is_up(lines: Iterator[str]) -> None:
+        for line in lines:
+            if "listening" in line:
+                return
+
+    return voicememo_process(["worker"], data, is_up, **{**settings, "sandbox_read_delay": "-1"})
 
 
 def started_together(stack: ExitStack, processes: list[AbstractContextManager[P]]) -> list[P]:
