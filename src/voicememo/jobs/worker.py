@@ -112,7 +112,8 @@ class Worker:
                     self._running.add(task)
                     task.add_done_callback(self._done)
                 if not jobs or free <= len(jobs):
-                    await self._idle(stop, busy=bool(jobs))
+                    # every slot taken: a freed slot rings, so when the next job is due does not matter yet
+                    await self._idle(stop, busy=bool(jobs) or free <= 0)
         finally:
             await self._drain()
             if listening is not None:

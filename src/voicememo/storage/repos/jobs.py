@@ -9,18 +9,19 @@ renders no FOR UPDATE there). On PostgreSQL an enqueue also notifies listening w
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy import Table, Update, and_, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from voicememo.storage.notify import notify_enqueued
 from voicememo.storage.tables import JobRow
 
 QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
+_JOBS = cast(Table, JobRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,45 @@ class Job:
     owner: str = ""
 
 
-def _job(row: JobRow) -> Job:
+@functools.lru_cache(maxsize=64)
+def _claim_statement(limit: int, kinds: tuple[str, ...]) -> Update:
+    """Built once per (limit, kinds) with bound parameters: the worker claims after every job, and
+    building the statement anew each time (and its cache key) cost more CPU than running it. A Core
+    UPDATE … RETURNING of the table's columns skips loading ORM objects that are only read once."""
+    jobs = _JOBS
+    candidate, earlier = jobs.alias("candidate"), jobs.alias("earlier")
+    now = bindparam("claim_now", type_=jobs.c.run_at.type)
+    blocked = exists().where(
+        earlier.c.order_key == candidate.c.order_key,
+        earlier.c.id < candidate.c.id,
+        earlier.c.status.in_((QUEUED, RUNNING)),
+    )
+    due = or_(
+        and_(candidate.c.status == QUEUED, candidate.c.run_at <= now),
+        and_(candidate.c.status == RUNNING, candidate.c.lease_until < now),
+    )
+    chosen = select(candidate.c.id).where(due, or_(candidate.c.order_key.is_(None), ~blocked))
+    if kinds:
+        chosen = chosen.where(candidate.c.kind.in_(kinds))
+    chosen = (
+        chosen.order_by(candidate.c.run_at, candidate.c.id).limit(limit).with_for_update(skip_locked=True, of=candidate)
+    )
+    return (
+        update(jobs)
+        .where(jobs.c.id.in_(chosen.scalar_subquery()))
+        .values(
+            status=RUNNING,
+            lease_owner=bindparam("claim_owner", type_=jobs.c.lease_owner.type),
+            lease_until=bindparam("claim_until", type_=jobs.c.lease_until.type),
+            attempts=jobs.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(*jobs.c)
+    )
+
+
+def _job(row: Any) -> Job:
+    """From a JobRow or a row of the jobs table's columns."""
     return Job(
         row.id, row.kind, dict(row.payload), row.attempts, row.max_attempts, row.created_at, row.order_key,
         row.lease_owner or "",
@@ -58,21 +97,27 @@ class JobRepo:
         max_attempts: int,
     ) -> int:
         """Queue a job in the caller's transaction; ``max_attempts`` is its cap (the worker gives up there)."""
-        row = JobRow(
-            kind=kind,
-            payload=payload,
-            status=QUEUED,
-            attempts=0,
-            max_attempts=max_attempts,
-            run_at=run_at or now,
-            order_key=order_key,
-            created_at=now,
-            updated_at=now,
-        )
-        self.s.add(row)
+        # a Core INSERT: the unit of work's bookkeeping for an object nobody reads again cost more CPU
+        # than the insert; flushing first keeps pending objects written before the job, as before
         await self.s.flush()
+        result = await self.s.execute(
+            insert(_JOBS)
+            .values(
+                kind=kind,
+                payload=payload,
+                status=QUEUED,
+                attempts=0,
+                max_attempts=max_attempts,
+                run_at=run_at or now,
+                order_key=order_key,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(_JOBS.c.id)
+        )
+        job_id = int(result.scalar_one())
         await notify_enqueued(self.s, kind)  # delivered to other processes' workers at commit, not on rollback
-        return row.id
+        return job_id
 
     async def ensure_one(
         self,
@@ -104,36 +149,9 @@ class JobRepo:
     ) -> list[Job]:
         """Lease up to ``limit`` due jobs in one statement (UPDATE … RETURNING over the chosen ids; on
         PostgreSQL those rows are locked with SKIP LOCKED, so concurrent claimers take different jobs)."""
-        candidate, earlier = aliased(JobRow), aliased(JobRow)
-        blocked = exists().where(
-            earlier.order_key == candidate.order_key,
-            earlier.id < candidate.id,
-            earlier.status.in_((QUEUED, RUNNING)),
-        )
-        due = or_(
-            and_(candidate.status == QUEUED, candidate.run_at <= now),
-            and_(candidate.status == RUNNING, candidate.lease_until < now),
-        )
-        chosen = select(candidate.id).where(due, or_(candidate.order_key.is_(None), ~blocked))
-        if kinds:
-            chosen = chosen.where(candidate.kind.in_(kinds))
-        chosen = (
-            chosen.order_by(candidate.run_at, candidate.id).limit(limit).with_for_update(skip_locked=True, of=candidate)
-        )
-        stmt = (
-            update(JobRow)
-            .where(JobRow.id.in_(chosen.scalar_subquery()))
-            .values(
-                status=RUNNING,
-                lease_owner=worker,
-                lease_until=now + lease,
-                attempts=JobRow.attempts + 1,
-                updated_at=now,
-            )
-            .returning(JobRow)
-            .execution_options(synchronize_session=False)
-        )
-        rows = list((await self.s.scalars(stmt)).all())
+        stmt = _claim_statement(limit, tuple(kinds or ()))
+        params = {"claim_now": now, "claim_owner": worker, "claim_until": now + lease}
+        rows = list((await self.s.execute(stmt, params)).all())
         rows.sort(key=lambda r: (r.run_at, r.id))
         return [_job(r) for r in rows]
 
@@ -158,15 +176,18 @@ class JobRepo:
 
     async def release(self, job_id: int, worker: str, *, now: datetime) -> bool:
         """Hand an interrupted job back, due now, its attempt not counted (a shutdown is not a failure)."""
-        return await self._settle(job_id, worker, now, status=QUEUED, run_at=now, attempts=JobRow.attempts - 1)
+        return await self._settle(job_id, worker, now, status=QUEUED, run_at=now, attempts=_JOBS.c.attempts - 1)
 
     async def bury(self, job_id: int, worker: str, *, now: datetime, error: str) -> bool:
         return await self._settle(job_id, worker, now, status=DEAD, last_error=error[:2000])
 
     async def _settle(self, job_id: int, worker: str, now: datetime, **values: Any) -> bool:
+        # Core, not an ORM bulk UPDATE: no JobRow is kept in a session to synchronise, and the ORM path
+        # cost more CPU than the statement on every settled job
+        jobs = _JOBS.c
         result = await self.s.execute(
-            update(JobRow)
-            .where(JobRow.id == job_id, JobRow.lease_owner == worker, JobRow.status == RUNNING)
+            update(_JOBS)
+            .where(jobs.id == job_id, jobs.lease_owner == worker, jobs.status == RUNNING)
             .values(lease_owner=None, lease_until=None, updated_at=now, **values)
         )
         return bool(getattr(result, "rowcount", 0))
