@@ -223,7 +223,9 @@ class JobRow(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_claim", "status", "run_at"),
-        Index("ix_jobs_order", "order_key", "id"),
+        # a claim looks for an earlier unfinished job per order key: with status in the index it reads
+        # only those, not every finished job of the chat (claims slowed as history grew)
+        Index("ix_jobs_order_open", "order_key", "status", "id"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
