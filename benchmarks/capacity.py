@@ -10,7 +10,8 @@
    attachment_id and delivers them. Printed per delivered memo: transactions, rows written,
    PostgreSQL backend CPU (the backends connected to this database only, so other users of the
    server don't count), the voicememo process CPU, and database growth. The memos share one
-   attachment, so the rendition is made once: render CPU comes from part 1.
+   attachment, so the rendition is made once: render CPU comes from part 1. The upload and the chats
+   are made before the measured window (benchmarks/traffic.py, shared with throughput.py).
 3. The model: those costs at 10 million memos a day (116/s on average; 3x that at peak).
 """
 
@@ -26,15 +27,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
 import asyncpg
-import httpx
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from audiogen import encode
 from served import served
+from traffic import LINE, cpu_seconds, load, prepare
 from voicememo.audio.probe import probe_file
 from voicememo.audio.render import render_imessage
 
@@ -119,57 +118,12 @@ async def delivered(db: str) -> int:
         await conn.close()
 
 
-def cpu_seconds(pids: list[int], children: bool = False) -> dict[int, float]:
-    times = {}
-    for pid in pids:
-        try:
-            proc = psutil.Process(pid)
-            procs = [proc, *proc.children(recursive=True)] if children else [proc]
-            times[pid] = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
-        except psutil.NoSuchProcess:
-            continue
-    return times
-
-
 async def admin(sql: str) -> None:
     conn = await asyncpg.connect(f"{SERVER}/postgres")
     try:
         await conn.execute(sql)
     finally:
         await conn.close()
-
-
-async def send(base: str, key: str, audio: Path, memos: int, clients: int) -> None:
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
-        data = await anyio.Path(audio).read_bytes()
-        slot = (
-            await http.post(
-                "/v3/attachments", json={"filename": audio.name, "content_type": "audio/mp4", "size_bytes": len(data)}
-            )
-        ).json()
-        (await http.put(slot["upload_url"], content=data, headers=slot["required_headers"])).raise_for_status()
-        chats = []
-        for i in range((memos + 24) // 25):  # at most 25 per recipient: under the 30/min rate limit
-            made = await http.post(
-                "/v3/chats",
-                json={
-                    "from": "+15550500001",
-                    "to": [f"+1777{i:07d}"],
-                    "message": {"parts": [{"type": "text", "value": "hi"}]},
-                },
-            )
-            chats.append(made.json()["chat"]["id"])
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        for n in range(memos):
-            queue.put_nowait(chats[n // 25])
-
-        async def client() -> None:
-            while not queue.empty():
-                chat = queue.get_nowait()
-                answer = await http.post(f"/v3/chats/{chat}/voicememo", json={"attachment_id": slot["attachment_id"]})
-                assert answer.status_code == 202, answer.text
-
-        await asyncio.gather(*(client() for _ in range(clients)))
 
 
 def database_costs(tmp: Path, audio: Path, memos: int, clients: int) -> DatabaseCost:
@@ -183,20 +137,22 @@ def database_costs(tmp: Path, audio: Path, memos: int, clients: int) -> Database
             "sandbox_read_delay": "-1",
             "job_poll_interval": "0.2",
         }
-        with served(tmp / "data", "+15550500001", **settings) as server:
+        with served(tmp / "data", LINE, **settings) as server:
+            attachment, paths = prepare(server.base_url, server.api_key, audio, memos, None, "audio/mp4")
             commits0, written0, size0 = asyncio.run(pg_counters(db))
-            pids = asyncio.run(backends_of(db))
-            pg0, app0 = cpu_seconds(pids), cpu_seconds([server.pid], children=True)[server.pid]
+            before = {pid: cpu_seconds([pid]) for pid in asyncio.run(backends_of(db))}
+            app0 = cpu_seconds([server.pid])
             start = time.perf_counter()
-            asyncio.run(send(server.base_url, server.api_key, audio, memos, clients))
+            asyncio.run(load([server.base_url], server.api_key, paths, {"attachment_id": attachment}, clients))
             while asyncio.run(delivered(db)) < memos:
                 time.sleep(0.1)  # a benchmark's progress poll, not a test's synchronisation
             wall = time.perf_counter() - start
-            pids = asyncio.run(backends_of(db))
-            pg1, app1 = cpu_seconds(pids), cpu_seconds([server.pid], children=True)[server.pid]
-            pg_cpu = sum(t - pg0.get(pid, 0.0) for pid, t in pg1.items())
+            after = {pid: cpu_seconds([pid]) for pid in asyncio.run(backends_of(db))}
+            app_cpu = cpu_seconds([server.pid]) - app0
+            # backends that exited meanwhile are lost; those that started count from zero
+            pg_cpu = sum(t - before.get(pid, 0.0) for pid, t in after.items())
         commits1, written1, size1 = asyncio.run(pg_counters(db))  # stats are flushed as the backends exit
-        return DatabaseCost(memos, wall, commits1 - commits0, written1 - written0, pg_cpu, app1 - app0, size1 - size0)
+        return DatabaseCost(memos, wall, commits1 - commits0, written1 - written0, pg_cpu, app_cpu, size1 - size0)
     finally:
         asyncio.run(admin(f'drop database if exists "{db}" with (force)'))
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import statistics
 import sys
@@ -33,16 +32,13 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from audiogen import encode
-from receiver import Receiver, webhook_receiver
+from receiver import webhook_receiver
 from served import BIN, create_partner, environment, free_port, process, serve_only
-
-LINE = "+15550500001"
+from traffic import LINE, cpu_seconds, load, prepare
 
 
 @dataclass(frozen=True)
@@ -70,57 +66,6 @@ class Figures:
         return text
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes and their living descendants so far (Linux /proc): a
-    server's worker child process counts as the server's."""
-    total = 0
-    for pid in descendants(pids):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # ended meanwhile
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def descendants(pids: list[int]) -> list[int]:
-    found, todo = [], list(pids)
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        for task in Path(f"/proc/{pid}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                todo.extend(int(child) for child in task.read_text().split())
-    return found
-
-
-async def load(
-    bases: list[str], key: str, paths: list[str], body: dict[str, str], clients: int
-) -> tuple[list[float], float, list[str]]:
-    """POST ``body`` to each path (round-robin over ``bases``) with ``clients`` concurrent clients."""
-    headers = {"Authorization": f"Bearer {key}"}
-    limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
-    queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
-    for n, path in enumerate(paths):
-        queue.put_nowait((n, path))
-    latencies: list[float] = []
-    ids: list[str] = []
-    async with httpx.AsyncClient(headers=headers, timeout=60, limits=limits) as http:
-
-        async def client() -> None:
-            while not queue.empty():
-                n, path = queue.get_nowait()
-                start = time.perf_counter()
-                response = await http.post(bases[n % len(bases)] + path, json=body)
-                latencies.append(time.perf_counter() - start)
-                assert response.status_code == 202, response.text
-                ids.append(response.json()["voice_memo"]["id"])
-
-        started = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(clients)))
-        return latencies, time.perf_counter() - started, ids
-
-
 def figures(clients: int, latencies: list[float], seconds: float, cpu: float, **extra: float | int | None) -> Figures:
     q = statistics.quantiles(latencies, n=100)
     n = len(latencies)
@@ -137,29 +82,6 @@ def bare_peer(tmp: Path, memos: int, clients: int) -> Figures:
         latencies, seconds, _ = asyncio.run(load([base], "bare", paths, {"attachment_id": "a"}, clients))
         cpu = cpu_seconds([pid]) - cpu
     return figures(clients, latencies, seconds, cpu)
-
-
-def prepare(base: str, key: str, audio: Path, memos: int, receiver: Receiver | None) -> tuple[str, list[str]]:
-    """Upload the memo, create the chats, subscribe to message.delivered; returns (attachment id, paths)."""
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
-        data = audio.read_bytes()
-        slot = http.post(
-            "/v3/attachments", json={"filename": audio.name, "content_type": "audio/mpeg", "size_bytes": len(data)}
-        ).json()
-        httpx.put(slot["upload_url"], content=data, headers=slot["required_headers"]).raise_for_status()
-        if receiver is not None:
-            http.post(
-                "/v3/webhook-subscriptions",
-                json={"target_url": receiver.url, "subscribed_events": ["message.delivered"]},
-            ).raise_for_status()
-        chats = []
-        for i in range((memos + 24) // 25):
-            created = http.post(
-                "/v3/chats",
-                json={"from": LINE, "to": [f"+1777{i:07d}"], "message": {"parts": [{"type": "text", "value": "hi"}]}},
-            )
-            chats.append(created.json()["chat"]["id"])
-    return slot["attachment_id"], [f"/v3/chats/{chats[n // 25]}/voicememo" for n in range(memos)]
 
 
 @contextmanager
