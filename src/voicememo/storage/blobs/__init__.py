@@ -13,7 +13,6 @@ from voicememo.storage.blobs.port import (
     StoredBlob,
     check_key,
     hash_file,
-    sha256_file,
 )
 
 __all__ = [
@@ -26,5 +25,4 @@ __all__ = [
     "StoredBlob",
     "check_key",
     "hash_file",
-    "sha256_file",
 ]

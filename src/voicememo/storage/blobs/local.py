@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 
 import anyio
 
-from voicememo.storage.blobs.port import CHUNK, BlobStream, StoredBlob, check_key, clamp_range
+from voicememo.storage.blobs.port import CHUNK, BlobStream, StoredBlob, check_key, clamp_range, closer, hash_file
 
 
 class LocalBlobStore:
@@ -49,7 +49,7 @@ class LocalBlobStore:
         except BaseException:
             fh.close()
             raise
-        return BlobStream(size, start, length, _file_chunks(fh, length), _closer(fh))
+        return BlobStream(size, start, length, _file_chunks(fh, length), closer(fh))
 
     def local_path(self, key: str) -> Path | None:
         path = self._path(key)
@@ -97,29 +97,20 @@ async def _file_chunks(fh: BinaryIO, length: int) -> AsyncIterator[bytes]:
         fh.close()
 
 
-def _closer(fh: BinaryIO) -> Callable[[], Awaitable[None]]:
-    async def close() -> None:
-        fh.close()
-
-    return close
-
-
 def _copy_hashing(source: Path, staging: Path) -> tuple[int, str]:
     """Rename when on the same filesystem (hashing by reading), else copy while hashing; fsync either way."""
-    digest = hashlib.sha256()
-    size = 0
     try:
         os.link(source, staging)
         linked = True
     except OSError:
         linked = False
     if linked:
+        found = hash_file(staging)
         with open(staging, "rb") as fh:
-            while chunk := fh.read(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
             os.fsync(fh.fileno())
-        return size, digest.hexdigest()
+        return found
+    digest = hashlib.sha256()
+    size = 0
     with open(source, "rb") as src, open(staging, "wb") as dst:
         while chunk := src.read(CHUNK):
             digest.update(chunk)

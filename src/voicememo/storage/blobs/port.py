@@ -52,6 +52,19 @@ class BlobStream:
         await self.close()
 
 
+class _Closable(Protocol):
+    def close(self) -> object: ...
+
+
+def closer(resource: _Closable) -> Callable[[], Awaitable[None]]:
+    """A ``BlobStream.close`` for a resource whose own close is quick and synchronous (a file, a body)."""
+
+    async def close() -> None:
+        resource.close()
+
+    return close
+
+
 class BlobStore(Protocol):
     async def put_file(self, key: str, source: Path) -> StoredBlob:
         """Store the file at ``source`` under ``key``; ``source`` is consumed (moved or deleted)."""
@@ -92,10 +105,6 @@ def check_key(key: str) -> str:
     if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in key:
         raise ValueError(f"invalid blob key {key!r}")
     return key
-
-
-def sha256_file(path: Path) -> str:
-    return hash_file(path)[1]
 
 
 def hash_file(path: Path) -> tuple[int, str]:

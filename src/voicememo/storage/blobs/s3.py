@@ -28,7 +28,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from pydantic import SecretStr
 
-from voicememo.storage.blobs.port import CHUNK, BlobStoreError, BlobStream, StoredBlob, check_key, hash_file
+from voicememo.storage.blobs.port import CHUNK, BlobStoreError, BlobStream, StoredBlob, check_key, closer, hash_file
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -126,12 +126,12 @@ class S3BlobStore:
                     raise
             else:
                 size = int(got["ContentRange"].rsplit("/", 1)[1])
-                return BlobStream(size, start, got["ContentLength"], _chunks(got["Body"]), _closer(got["Body"]))
+                return BlobStream(size, start, got["ContentLength"], _chunks(got["Body"]), closer(got["Body"]))
         if not whole:  # a range past the end (or reversed): no bytes, but the size is still true
             head = await self._call("head", key, lambda: self._client.head_object(Bucket=self.config.bucket, Key=name))
             return BlobStream(head["ContentLength"], min(max(start, 0), head["ContentLength"]), 0, _empty(), _none)
         got = await self._call("read", key, lambda: self._client.get_object(Bucket=self.config.bucket, Key=name))
-        return BlobStream(got["ContentLength"], 0, got["ContentLength"], _chunks(got["Body"]), _closer(got["Body"]))
+        return BlobStream(got["ContentLength"], 0, got["ContentLength"], _chunks(got["Body"]), closer(got["Body"]))
 
     def local_path(self, key: str) -> Path | None:
         return None
@@ -203,13 +203,6 @@ async def _chunks(body: Any) -> AsyncIterator[bytes]:
         raise BlobStoreError(f"S3 read broke off: {exc}") from exc
     finally:
         body.close()
-
-
-def _closer(body: Any) -> Callable[[], Any]:
-    async def close() -> None:
-        body.close()
-
-    return close
 
 
 async def _empty() -> AsyncIterator[bytes]:
