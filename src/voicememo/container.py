@@ -10,6 +10,7 @@ import structlog
 from voicememo.audio.pool import AudioPool
 from voicememo.domain.models import utcnow
 from voicememo.jobs.worker import Wakeup, Worker
+from voicememo.metrics import MeasuredAudio, Metrics, QueueSnapshot
 from voicememo.net.fetch import FetchPolicy, SafeFetcher
 from voicememo.senders.base import SenderRegistry
 from voicememo.senders.bluebubbles import BlueBubblesKind, BlueBubblesTimeouts
@@ -43,6 +44,7 @@ from voicememo.services.webhooks import WebhookService
 from voicememo.settings import Settings
 from voicememo.storage.blobs import BlobStore, LocalBlobStore
 from voicememo.storage.db import Database, PoolConfig
+from voicememo.storage.repos.job_stats import open_jobs
 from voicememo.storage.sealing import Sealer
 
 log = structlog.get_logger(__name__)
@@ -71,6 +73,7 @@ class Container:
         settings.ensure_dirs()
         self.settings = settings
         self.audio = AudioPool(settings.audio_workers, settings.audio_probe_timeout)
+        self.metrics = Metrics()
         pool = PoolConfig(
             size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
@@ -92,7 +95,7 @@ class Container:
             settings=settings,
             db=db,
             blobs=blob_store(settings),
-            audio=self.audio,
+            audio=MeasuredAudio(self.audio, self.metrics),
             fetcher=SafeFetcher(
                 FetchPolicy(
                     allow_private=settings.fetch_allow_private_networks,
@@ -116,6 +119,7 @@ class Container:
             rate_limiter=RecipientRateLimiter(settings.rate_limit, limits, utcnow),
             hook_limiter=CallbackRateLimiter(settings.sender_hook_rate_limit, limits),
             sealer=Sealer(settings.signing_key()),
+            metrics=self.metrics,
         )
         self.receipts = ReceiptService(self.ctx)
         self.lines = LineService(self.ctx, self.receipts)
@@ -165,7 +169,15 @@ class Container:
             lease=timedelta(seconds=self.settings.job_lease_seconds),
             poll_interval=self.settings.job_poll_interval,
             grace=self.settings.worker_shutdown_grace_seconds,
+            on_outcome=self.metrics.job_outcome,
         )
+
+    async def scrape(self) -> bytes:
+        """/metrics: the counts, and the job queue as the database has it now."""
+        async with self.ctx.db.read() as s:
+            rows = await open_jobs(s)
+        kinds = [DELIVER_JOB, RECEIPT_JOB, RECONCILE_JOB, WEBHOOK_JOB, *(p.kind for p in self.periodic)]
+        return self.metrics.exposition(QueueSnapshot(rows, kinds, self.ctx.clock()))
 
     async def aclose(self) -> None:
         self.audio.close()

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     audio_probe_timeout: float = Field(default=120.0, gt=0)
 
     log_format: Literal["console", "json"] = "console"
+    #: GET /metrics (Prometheus text format) answers only when enabled, and only to
+    #: ``Authorization: Bearer <METRICS_TOKEN>`` (required when enabled)
+    metrics_enabled: bool = False
+    metrics_token: SecretStr | None = None
+    #: where every process on this host (API processes, `voicememo worker`) keeps its counters for one
+    #: scrape to add up (prometheus-client's multiprocess mode); empty: DATA_DIR/metrics
+    metrics_dir: Path | None = None
     #: `voicememo serve --workers N`: API processes sharing the port (uvicorn's supervisor restarts any that
     #: dies); each runs its in-process workers when WORKERS_IN_PROCESS (claims are fenced, so they share safely)
     api_processes: int = Field(default=1, ge=1, le=64)
@@ -159,6 +166,8 @@ class Settings(BaseSettings):
             raise ValueError(f"BLOB_URL must be empty (local files) or s3://bucket/prefix, not {self.blob_url!r}")
         if not self.blob_url and (self.s3_presign_downloads or self.s3_presigned_uploads):
             raise ValueError("S3_PRESIGN_DOWNLOADS and S3_PRESIGNED_UPLOADS need BLOB_URL=s3://…")
+        if self.metrics_enabled and not (self.metrics_token and self.metrics_token.get_secret_value()):
+            raise ValueError("METRICS_ENABLED needs METRICS_TOKEN: /metrics answers only to that bearer token")
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'voicememo.db').resolve()}"
         if not self.public_base_url:
@@ -189,6 +198,10 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "sandbox" / "outbox"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.metrics_dir or self.data_dir / "metrics"
 
     @property
     def tmp_dir(self) -> Path:

@@ -16,6 +16,11 @@ def current_trace_id() -> str:
     return value
 
 
+def trace_id_if_any() -> str:
+    """The current trace id, or "" outside a request or job (never makes one up)."""
+    return _trace_id.get()
+
+
 def set_trace_id(value: str) -> contextvars.Token[str]:
     return _trace_id.set(value)
 

@@ -12,6 +12,8 @@ from voicememo import __version__
 from voicememo.api import errors
 from voicememo.api.idempotency import IdempotencyMiddleware
 from voicememo.api.last_resort import LastResortMiddleware
+from voicememo.api.metrics import MetricsMiddleware
+from voicememo.api.metrics import router as metrics_router
 from voicememo.api.routes import attachments, capability, chats, messages, public, webhooks
 from voicememo.api.schemas import ErrorResponse
 from voicememo.api.trace import TraceMiddleware
@@ -61,10 +63,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(v3_router(), prefix="/v3")
     app.include_router(v3_router(), prefix="/api/partner/v3", include_in_schema=False)
     app.include_router(public.router)
+    app.include_router(metrics_router)
     errors.install(app, the_container.settings.public_base_url)
     # innermost: an exception no handler maps becomes a 500 response the other middlewares can see
     app.add_middleware(LastResortMiddleware, doc_base=the_container.settings.public_base_url)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=the_container.metrics)  # sees the 500s LastResort makes
     app.add_middleware(TraceMiddleware)  # added last = outermost: every response carries the trace id
     return app
 

@@ -26,10 +26,12 @@ def worker(
 
     from voicememo.container import Container
     from voicememo.logs import configure_logging
+    from voicememo.metrics import share_metrics
     from voicememo.settings import Settings
 
     settings = Settings()
     configure_logging(settings.log_format)
+    share_metrics(settings)  # counted with the API processes' (same METRICS_DIR), scraped through them
     migrate_data_dir(settings)
 
     async def go() -> None:

@@ -9,6 +9,7 @@ signing key), PostgreSQL's notifications (wake-ups) and, when configured, Redis 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 import typer
@@ -17,6 +18,7 @@ import uvicorn
 from voicememo.api.app import create_app
 from voicememo.container import Container
 from voicememo.logs import configure_logging
+from voicememo.metrics import share_metrics
 from voicememo.settings import Settings
 from voicememo.storage.migrate import upgrade
 
@@ -44,15 +46,23 @@ async def bootstrap_dev(settings: Settings) -> str:
 def run_server(settings: Settings, *, dev: bool) -> None:
     configure_logging(settings.log_format)
     settings.ensure_dirs()
+    share_metrics(settings, prune=True)
     upgrade(settings.database_url)
     note = asyncio.run(bootstrap_dev(settings)) if dev else ""
-    typer.echo(f"voicememo listening on http://{settings.host}:{settings.port}")
-    typer.echo(f"  base URL: {settings.public_base_url}   (SDK: LinqAPIV3(base_url=..., api_key=...))")
-    if note:
-        typer.echo(note)
+    if settings.log_format == "json":  # stdout too is one JSON object per line
+        listening = {"event": "serving", "url": f"http://{settings.host}:{settings.port}"}
+        typer.echo(json.dumps({**listening, "base_url": settings.public_base_url}))
+        if note:  # the dev key, shown once: printed here, never logged
+            typer.echo(json.dumps({"event": "dev_partner", "note": note}))
+    else:
+        typer.echo(f"voicememo listening on http://{settings.host}:{settings.port}")
+        typer.echo(f"  base URL: {settings.public_base_url}   (SDK: LinqAPIV3(base_url=..., api_key=...))")
+        if note:
+            typer.echo(note)
     if settings.api_processes == 1:
         app = create_app(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+        # log_config=None: uvicorn keeps the handlers configure_logging set (one format for every line)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False, log_config=None)
         return
     for warning in multiprocess_warnings(settings):
         typer.echo(f"  warning: {warning}", err=True)
@@ -65,6 +75,7 @@ def run_server(settings: Settings, *, dev: bool) -> None:
         port=settings.port,
         log_level="info",
         access_log=False,
+        log_config=None,
     )
 
 

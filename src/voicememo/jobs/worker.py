@@ -27,6 +27,7 @@ from voicememo.jobs.retry import RetryPolicy
 from voicememo.storage.db import Database
 from voicememo.storage.notify import JobListener, listens
 from voicememo.storage.repos.jobs import Job, JobRepo
+from voicememo.tracing import current_trace_id, set_trace_id
 
 log = structlog.get_logger("voicememo.worker")
 
@@ -80,6 +81,7 @@ class Worker:
         poll_interval: float = 1.0,
         grace: float = 20.0,
         name: str | None = None,
+        on_outcome: Callable[[str, str], None] | None = None,
     ) -> None:
         self.db = db
         self.handlers = handlers
@@ -92,6 +94,8 @@ class Worker:
         self.draining = asyncio.Event()  # set once the worker stops claiming and drains
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._running: set[asyncio.Task[None]] = set()
+        #: told (kind, "done" | "retried" | "dead") as each run ends: the metrics
+        self.on_outcome = on_outcome or (lambda _kind, _outcome: None)
         #: rings the doorbell on other processes' enqueues (None: SQLite, polling only)
         self.listener = JobListener(db.url, lambda _kind: self.wakeup.ring()) if listens(db.url) else None
 
@@ -164,6 +168,9 @@ class Worker:
             )
 
     async def _execute(self, job: Job) -> None:
+        # the trace of the request (or job) that queued this one: its logs, events and jobs carry it on
+        set_trace_id(str(job.payload.get("trace_id") or uuid.uuid4().hex))
+        structlog.contextvars.bind_contextvars(trace_id=current_trace_id())
         handler = self.handlers[job.kind]
         bound = log.bind(job_id=job.id, kind=job.kind, attempt=job.attempts, worker=self.name)
         bound.info("job_started", action="started")
@@ -196,6 +203,7 @@ class Worker:
             async with self.db.write() as s:
                 owned = await JobRepo(s).finish(job.id, self.name, now=self.clock())
         bound.info("job_finished", action="finished", lease_kept=owned)
+        self.on_outcome(job.kind, "done")
 
     async def _release(self, job: Job, bound: structlog.typing.FilteringBoundLogger) -> None:
         async with self.db.write() as s:
@@ -213,6 +221,7 @@ class Worker:
                 await repo.bury(job.id, self.name, now=now, error=reason)
             else:
                 await repo.retry(job.id, self.name, now=now, run_at=retry_at, error=reason)
+        self.on_outcome(job.kind, "retried" if retry_at else "dead")
         if retry_at is None:
             bound.warning("job_gave_up", action="gave_up", error=reason)
             await handler.give_up(job, reason)

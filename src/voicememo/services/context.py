@@ -10,6 +10,7 @@ from urllib.parse import quote
 from voicememo.audio.port import AudioChecker
 from voicememo.domain.models import Attachment
 from voicememo.jobs.worker import Wakeup
+from voicememo.metrics import Metrics
 from voicememo.net.fetch import SafeFetcher
 from voicememo.senders.base import SenderRegistry
 from voicememo.services.ratelimit import CallbackRateLimiter, RecipientRateLimiter
@@ -49,3 +50,4 @@ class ServiceContext:
     rate_limiter: RecipientRateLimiter
     hook_limiter: CallbackRateLimiter
     sealer: Sealer
+    metrics: Metrics

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 import structlog
 
-from voicememo.senders.base import Accepted, LineSender, Outgoing
+from voicememo.senders.base import Accepted, LineSender, Outgoing, SendRejected
 from voicememo.services.context import ServiceContext
 from voicememo.storage.repos.sends import ACCEPTED, ATTEMPTING, SendRecord, SendRepo
 
@@ -52,6 +52,7 @@ class Dispatcher:
                     seq=item.seq,
                     attempts=record.attempts,
                 )
+                self.ctx.metrics.sends.labels(provider, "recovered").inc()
                 return earlier
         async with self.ctx.db.write() as s:
             record = await SendRepo(s).attempting(
@@ -63,5 +64,21 @@ class Dispatcher:
                 now=self.ctx.clock(),
                 first=record is None,
             )
-        log.info("send_started", action="started", message_id=item.message_id, seq=item.seq, attempt=record.attempts)
-        return await sender.send(item)
+        log.info(
+            "send_started", action="started", message_id=item.message_id, seq=item.seq, attempt=record.attempts,
+            sender=provider,
+        )  # fmt: skip
+        outcome = "failed"
+        try:
+            accepted = await sender.send(item)
+            outcome = "accepted"
+        except SendRejected:
+            outcome = "rejected"
+            raise
+        finally:
+            self.ctx.metrics.sends.labels(provider, outcome).inc()
+        log.info(
+            "send_accepted", action="finished", message_id=item.message_id, seq=item.seq,
+            provider_message_id=accepted.provider_message_id,
+        )  # fmt: skip
+        return accepted

@@ -10,7 +10,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from voicememo.audio.formats import FORMATS
+import structlog
+
+from voicememo.audio.formats import FORMAT_BY_MIME, FORMATS
 from voicememo.domain.filenames import sanitize_filename
 from voicememo.domain.models import (
     Attachment,
@@ -39,6 +41,8 @@ from voicememo.storage.repos.attachments import AttachmentRepo
 from voicememo.storage.repos.chats import ChatRepo
 from voicememo.storage.repos.idempotency import record_effect
 from voicememo.storage.repos.messages import MessageRepo
+
+log = structlog.get_logger("voicememo.voicememos")
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class VoiceMemoService:
             await self.ctx.blobs.delete(intake.blob.key)
             raise
         await self.ctx.rate_limiter.count(chat.line_number, recipients)
+        self._accepted("url", message, attachment)
         return VoiceMemoSent(message, chat, attachment)
 
     async def _send_uploaded(self, partner_id: str, chat_id: str, attachment_id: str) -> VoiceMemoSent:
@@ -95,7 +100,17 @@ class VoiceMemoService:
         attachment = _uploaded(found_attachment, attachment_id)
         message = await self._record(chat, attachment, new_attachment=False)
         await self.ctx.rate_limiter.count(chat.line_number, recipients)
+        self._accepted("attachment", message, attachment)
         return VoiceMemoSent(message, chat, attachment)
+
+    def _accepted(self, source: str, message: Message, attachment: Attachment) -> None:
+        found = FORMAT_BY_MIME.get(attachment.mime_type or attachment.content_type)
+        fmt = found.value if found else "other"
+        self.ctx.metrics.memos_accepted.labels(source, fmt).inc()
+        log.info(
+            "voicememo_accepted", action="accepted", message_id=message.id, chat_id=message.chat_id,
+            attachment_id=attachment.id, source=source, format=fmt, duration_ms=attachment.duration_ms,
+        )  # fmt: skip
 
     async def _sendable_chat(self, partner_id: str, chat_id: str) -> Chat:
         async with self.ctx.db.read() as s:

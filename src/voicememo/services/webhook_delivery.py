@@ -91,6 +91,12 @@ class WebhookHandler:
         retry = not refused and (status is None or status >= 500 or status == 429)
         ok = status is not None and 200 <= status < 300
         outcome = "delivered" if ok else ("retry" if retry else "gave_up")
+        self.ctx.metrics.webhook_attempts.labels(outcome).inc()
+        self.ctx.metrics.webhook_latency.labels(outcome).observe(elapsed / 1000)
+        log.info(
+            "webhook_attempt", action=outcome, event_id=p["event_id"], event_type=p["event_type"],
+            subscription=sub.id, attempt=job.attempts, status=status, duration_ms=elapsed, error=error,
+        )  # fmt: skip
         await self._record(job, status, error, outcome, elapsed, settle=not retry)
         if retry:
             raise WebhookFailed(error or f"HTTP {status}")

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.storage.notify import notify_enqueued
 from voicememo.storage.tables import JobRow
+from voicememo.tracing import trace_id_if_any
 
 QUEUED, RUNNING, DONE, DEAD = "queued", "running", "done", "dead"
 _JOBS = cast(Table, JobRow.__table__)
@@ -100,6 +101,9 @@ class JobRepo:
         # a Core INSERT: the unit of work's bookkeeping for an object nobody reads again cost more CPU
         # than the insert; flushing first keeps pending objects written before the job, as before
         await self.s.flush()
+        trace_id = trace_id_if_any()  # the request's (or running job's) trace follows into this job
+        if trace_id and "trace_id" not in payload:
+            payload = {**payload, "trace_id": trace_id}
         result = await self.s.execute(
             insert(_JOBS)
             .values(
