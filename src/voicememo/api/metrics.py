@@ -59,6 +59,14 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, seen)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
-            self.metrics.http.labels(route, scope["method"], str(status)).observe(elapsed)
+            self.metrics.http.labels(route_template(scope), scope["method"], str(status)).observe(elapsed)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template with its router's prefix (``/v3/chats/{chat_id}``); "unmatched" for a 404
+    no route matched. FastAPI keeps an included router's routes unprefixed and records the full template
+    in its per-request context (the test of this module fails should a FastAPI upgrade move it)."""
+    context = (scope.get("fastapi") or {}).get("effective_route_context")
+    template = getattr(context, "path_format", None) or getattr(scope.get("route"), "path_format", None)
+    return str(template) if template else "unmatched"
