@@ -17,7 +17,17 @@ import structlog
 from voicememo.redact import redact_secrets
 
 #: chatty below WARNING, and their INFO lines name whole URLs (a sender's ``?password=``, signed URLs)
-_QUIET = ("httpx", "httpcore", "botocore", "boto3", "s3transfer", "urllib3", "aiosqlite", "asyncio")
+_QUIET = (
+    "httpx",
+    "httpcore",
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "urllib3",
+    "aiosqlite",
+    "asyncio",
+    "alembic.runtime.plugins",
+)
 #: uvicorn's loggers: their own handlers removed, so they reach the root handler below
 _UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 

@@ -20,12 +20,17 @@ import testdb
 
 @contextmanager
 def voicememo_process(
-    command: list[str], data_dir: Path, is_up: Callable[[Iterator[str]], None], **settings: str
+    command: list[str],
+    data_dir: Path,
+    is_up: Callable[[Iterator[str]], None],
+    keep: list[str] | None = None,
+    **settings: str,
 ) -> Iterator[subprocess.Popen[str]]:
     """A `voicememo` command in its own process group on ``data_dir``, until the block ends.
 
     ``is_up`` reads the process's output until it says it is up (no sleeps); a watchdog kills the group
-    after 120 s whatever happens, and leaving the block stops it (SIGTERM, then the group's leftovers)."""
+    after 120 s whatever happens, and leaving the block stops it (SIGTERM, then the group's leftovers).
+    ``keep``: every line the process prints (stdout and stderr) is appended to it, as it arrives."""
     env = {
         **os.environ,
         **{f"VOICEMEMO_{k.upper()}": v for k, v in settings.items()},
@@ -40,14 +45,18 @@ def voicememo_process(
     watchdog.daemon = True
     watchdog.start()
     assert proc.stdout is not None
-    is_up(iter(proc.stdout))
-    threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain: a full pipe would block it
+    kept = keep if keep is not None else []
+    lines = (kept.append(line) or line for line in proc.stdout)
+    is_up(lines)
+    drain = threading.Thread(target=lambda: all(True for _ in lines), daemon=True)  # a full pipe would block it
+    drain.start()
     try:
         yield proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+        drain.join(timeout=10)  # the last lines (shutdown) are kept too
         watchdog.cancel()
         # the audio pool of a SIGKILLed process goes with its process group
         with suppress(ProcessLookupError):
@@ -55,9 +64,10 @@ def voicememo_process(
 
 
 def serving(
-    data_dir: Path, port: int, failpoints: str = "", processes: int = 1, **settings: str
+    data_dir: Path, port: int, failpoints: str = "", processes: int = 1, keep: list[str] | None = None, **settings: str
 ) -> AbstractContextManager[subprocess.Popen[str]]:
-    """``processes``: `serve --workers`; ``settings``: more VOICEMEMO_* variables, by their lower-case name."""
+    """``processes``: `serve --workers`; ``settings``: more VOICEMEMO_* variables, by their lower-case name;
+    ``keep``: collects the server's output lines."""
 
     def is_up(lines: Iterator[str]) -> None:
         started = 0
@@ -73,7 +83,7 @@ def serving(
 
     command = ["serve", *(("--workers", str(processes)) if processes > 1 else ())]
     more = {"port": str(port), "failpoints": failpoints, "sandbox_read_delay": "-1"}
-    return voicememo_process(command, data_dir, is_up, **{**settings, **more})
+    return voicememo_process(command, data_dir, is_up, keep, **{**settings, **more})
 
 
 def client(port: int, key: str) -> linq.LinqAPIV3:

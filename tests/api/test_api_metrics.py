@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FAST_DELIVERY, Server, running_server
 from helpers import new_chat, upload_file
 from prometheus_client.parser import text_string_to_metric_families
 
 from audiogen import Made
+from conftest import FAST_DELIVERY, Server, running_server
 from origin import Origin
 from receiver import Receiver, webhook_receiver
 
@@ -101,8 +101,10 @@ def test_real_traffic_moves_the_counters_by_the_right_amounts(
 
         samples = scrape_until(
             metered.base_url,
-            lambda s: value(s, "voicememo_jobs_total", kind="deliver", outcome="done") >= 4
-            and value(s, "voicememo_webhook_attempts_total", outcome="delivered") >= 4,
+            lambda s: (
+                value(s, "voicememo_jobs_total", kind="deliver", outcome="done") >= 4
+                and value(s, "voicememo_webhook_attempts_total", outcome="delivered") >= 4
+            ),
         )
     assert len(delivered) == 4  # the three memos and the text that opened the chat
     assert value(samples, "voicememo_memos_accepted_total", source="attachment", format="wav") == 2
