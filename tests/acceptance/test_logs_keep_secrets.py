@@ -69,7 +69,9 @@ def test_no_secret_appears_in_any_log_line(tmp_path: Path, corpus: dict[str, Mad
             headers={"Authorization": f"Bearer {api_key}"},
         )
         assert refused.status_code == 400
-        slot = api.attachments.create(filename="m.wav", content_type="audio/wav", size_bytes=corpus["wav-u8"].path.stat().st_size)  # type: ignore[arg-type]
+        slot = api.attachments.create(
+            filename="m.wav", content_type="audio/wav", size_bytes=corpus["wav-u8"].path.stat().st_size
+        )  # type: ignore[arg-type]
         upload_token = slot.upload_url.split("token=", 1)[1]
         put = httpx.put(slot.upload_url, content=corpus["wav-u8"].path.read_bytes(), headers=slot.required_headers)
         assert put.status_code == 200
