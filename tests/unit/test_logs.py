@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from voicememo.logs import configure_logging
+from voicememo.logs import _QUIET, _UVICORN, configure_logging
 from voicememo.redact import REDACTED, scrub
 
 API_KEY = "vm_Zq3xY8bK2mN5pR7tV9wA1cE4gH6jL0oS"
@@ -31,6 +31,8 @@ def captured() -> Iterator[io.StringIO]:
     saved = structlog.get_config()
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    named = {name: logging.getLogger(name) for name in (*_QUIET, *_UVICORN)}
+    before = {name: (lg.level, lg.propagate, list(lg.handlers)) for name, lg in named.items()}
     buffer = io.StringIO()
     try:
         yield buffer
@@ -41,6 +43,10 @@ def captured() -> Iterator[io.StringIO]:
         for handler in handlers:
             root.addHandler(handler)
         root.setLevel(level)
+        for name, (was, propagate, had) in before.items():
+            named[name].setLevel(was)
+            named[name].propagate = propagate
+            named[name].handlers[:] = had
         logging.captureWarnings(False)
 
 
