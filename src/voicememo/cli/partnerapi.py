@@ -47,7 +47,7 @@ class Upload:
 class PartnerApi:
     """One session against ``base_url`` (``http://host:port`` or ``…/api/partner``)."""
 
-    def __init__(self, base_url: str, api_key: str, *, retries: int = 3, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, api_key: str, *, retries: int = 2, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.retries = retries
         self._http = httpx.Client(
@@ -126,13 +126,13 @@ class PartnerApi:
             except httpx.TransportError as exc:
                 if last or (method == "POST" and key is None):
                     raise Unreachable(describe(exc, self.base_url)) from exc
-                time.sleep(0.5 * 2**attempt)
+                time.sleep(0.25 * 2**attempt)
                 continue
             if answer.status_code < 400:
                 return answer.json()
             if last or not _should_retry(answer):
                 raise error_of(answer)
-            time.sleep(_retry_after(answer, 0.5 * 2**attempt))
+            time.sleep(_retry_after(answer, 0.25 * 2**attempt))
         raise AssertionError("unreachable")
 
 
