@@ -12,6 +12,7 @@ import pty
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +38,9 @@ class Server:
         return linq.LinqAPIV3(api_key=key or self.key, base_url=self.base_url, max_retries=0)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("send") / "data"
+@contextmanager
+def dev_server(data_dir: Path, **settings: str) -> Iterator[Server]:
+    """`voicememo serve --dev` on ``data_dir``: its dev partner's key, read from what it prints."""
     port = free_port()
     found: list[str] = []
 
@@ -50,10 +51,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             if "Uvicorn running on" in line:
                 return
 
-    settings = {"port": str(port), "sandbox_fail_pattern": "unreachable", "sandbox_read_delay": "-1"}
-    with voicememo_process(["serve", "--dev"], data_dir, is_up, **settings):
+    with voicememo_process(["serve", "--dev"], data_dir, is_up, port=str(port), **settings):
         assert found, "serve --dev printed no API key"
         yield Server(f"http://127.0.0.1:{port}", found[0], data_dir)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("send") / "data"
+    with dev_server(data_dir, sandbox_fail_pattern="unreachable", sandbox_read_delay="-1") as running:
+        yield running
 
 
 def send(server: Server | None, *args: str, key: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
@@ -97,6 +104,18 @@ def test_wait_json_reaches_delivered_and_the_next_send_reuses_the_chat(server: S
     assert again.stdout.rstrip().endswith("delivered")
     chats = server.sdk().chats.list_chats(from_=LINE, to="+15557654321").chats
     assert [c.id for c in chats] == [made["chat_id"]]
+
+
+def test_a_rerun_with_the_same_idempotency_key_does_not_send_again(server: Server, corpus: dict[str, Made]) -> None:
+    args = (str(corpus["adts"].path), "--to", "+15557654329", "--text", "hi", "--idempotency-key", "run-1", "--json")
+    first = outcome(send(server, *args))
+    again = outcome(send(server, *args))
+    assert (first["replayed"], again["replayed"]) == (False, True)
+    assert again["message_id"] == first["message_id"] and again["attachment_id"] == first["attachment_id"]
+    messages = server.sdk().chats.messages.list(str(first["chat_id"])).messages
+    assert sorted(m.id for m in messages if m.parts[0].type == "media") == [first["message_id"]]
+    other = outcome(send(server, *args[:-3], "--idempotency-key", "run-2", "--json"))
+    assert other["message_id"] != first["message_id"] and other["chat_id"] == first["chat_id"]
 
 
 def test_a_new_chat_needs_its_opening_text(server: Server, corpus: dict[str, Made]) -> None:
@@ -166,6 +185,16 @@ def test_several_lines_must_be_chosen(server: Server, corpus: dict[str, Made]) -
     assert chosen["from"] == "+15550300002" and chosen["status"] == "queued"
     wrong = send(server, wav, "--to", "+15557654327", "--from", LINE, key=made["api_key"])
     assert wrong.returncode == 2 and f"--from {LINE} is not a line of this API key" in wrong.stderr
+
+
+def test_wait_gives_up_at_its_timeout(tmp_path: Path, corpus: dict[str, Made]) -> None:
+    # sent at once, delivered only in 10 minutes
+    with dev_server(tmp_path / "data", sandbox_delivered_delay="600") as server:
+        args = (str(corpus["wav-s16"].path), "--to", "+15557654330", "--text", "hi", "--wait", "--timeout", "2")
+        done = send(server, *args, "--json")
+    assert done.returncode == 6
+    late = outcome(done)
+    assert late["status"] == "sent" and "after 2 s (--timeout)" in str(late["error"])
 
 
 def on_a_terminal(server: Server, *args: str) -> tuple[subprocess.CompletedProcess[bytes], str]:

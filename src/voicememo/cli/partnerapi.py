@@ -42,6 +42,8 @@ class Upload:
     attachment_id: str
     upload_url: str
     required_headers: dict[str, str]
+    #: the server replayed an earlier answer for this idempotency key (a re-run)
+    replayed: bool = False
 
 
 class PartnerApi:
@@ -87,8 +89,11 @@ class PartnerApi:
 
     def create_attachment(self, filename: str, content_type: str, size: int, key: str) -> Upload:
         body = {"filename": filename, "content_type": content_type, "size_bytes": size}
-        made = self._json("POST", "/v3/attachments", json=body, key=key)
-        return Upload(made["attachment_id"], made["upload_url"], dict(made["required_headers"]))
+        made, replayed = self._post("/v3/attachments", body, key)
+        return Upload(made["attachment_id"], made["upload_url"], dict(made["required_headers"]), replayed)
+
+    def attachment_status(self, attachment_id: str) -> str:
+        return str(self._json("GET", f"/v3/attachments/{attachment_id}")["status"])
 
     def upload(self, slot: Upload, path: Path, size: int, advance: Callable[[int], None]) -> None:
         """PUT the file to the signed URL with exactly its required headers, streamed in chunks."""
@@ -107,16 +112,24 @@ class PartnerApi:
         if answer.status_code >= 400:
             raise error_of(answer)
 
-    def send_voicememo(self, chat_id: str, attachment_id: str, key: str) -> dict[str, Any]:
-        body = {"attachment_id": attachment_id}
-        return dict(self._json("POST", f"/v3/chats/{chat_id}/voicememo", json=body, key=key)["voice_memo"])
+    def send_voicememo(self, chat_id: str, attachment_id: str, key: str) -> tuple[dict[str, Any], bool]:
+        """The accepted memo, and whether it was accepted by an earlier run with this key (not sent again)."""
+        made, replayed = self._post(f"/v3/chats/{chat_id}/voicememo", {"attachment_id": attachment_id}, key)
+        return dict(made["voice_memo"]), replayed
 
     def message(self, message_id: str) -> dict[str, Any]:
         return dict(self._json("GET", f"/v3/messages/{message_id}"))
 
     # ---- the plumbing ------------------------------------------------------------------------------
 
+    def _post(self, path: str, body: dict[str, Any], key: str) -> tuple[Any, bool]:
+        answer = self._call("POST", path, key=key, json=body)
+        return answer.json(), answer.headers.get("idempotent-replayed") == "true"
+
     def _json(self, method: str, path: str, *, key: str | None = None, **kwargs: Any) -> Any:
+        return self._call(method, path, key=key, **kwargs).json()
+
+    def _call(self, method: str, path: str, *, key: str | None = None, **kwargs: Any) -> httpx.Response:
         """One call, retried on what says "try again" (and only with a key when it is a POST)."""
         headers = {"Idempotency-Key": key} if key else {}
         for attempt in range(self.retries + 1):
@@ -129,7 +142,7 @@ class PartnerApi:
                 time.sleep(0.25 * 2**attempt)
                 continue
             if answer.status_code < 400:
-                return answer.json()
+                return answer
             if last or not _should_retry(answer):
                 raise error_of(answer)
             time.sleep(_retry_after(answer, 0.25 * 2**attempt))

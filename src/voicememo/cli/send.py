@@ -37,6 +37,13 @@ def send(
     content_type: Annotated[
         str | None, typer.Option(help="Declared audio type when the name does not tell (e.g. audio/mpeg).")
     ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            help="Re-running with the same key (1-200 characters) within 24 h gives back the first run's memo "
+            "instead of sending again."
+        ),
+    ] = None,
     progress: Annotated[
         bool | None,
         typer.Option(
@@ -47,5 +54,7 @@ def send(
     """Send an audio file as a voice memo: finds or opens the chat, uploads, sends (and with --wait follows it)."""
     from voicememo.cli.sendflow import SendRequest, run
 
-    request = SendRequest(file, to, line, text, wait, timeout, as_json, base_url, api_key, content_type, progress)
+    request = SendRequest(
+        file, to, line, text, wait, timeout, as_json, base_url, api_key, content_type, progress, idempotency_key
+    )
     raise typer.Exit(run(request))

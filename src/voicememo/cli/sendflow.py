@@ -56,6 +56,7 @@ class SendRequest:
     api_key: str | None
     content_type: str | None
     progress: bool | None
+    idempotency_key: str | None = None
 
 
 def run(req: SendRequest) -> int:
@@ -66,6 +67,8 @@ def run(req: SendRequest) -> int:
         if not key:
             raise Stop(USAGE, "no API key: pass --api-key or set LINQ_API_V3_API_KEY.")
         base_url = req.base_url or os.environ.get("LINQ_API_V3_BASE_URL") or DEFAULT_BASE_URL
+        if req.idempotency_key is not None and not 1 <= len(req.idempotency_key) <= 200:
+            raise Stop(USAGE, "--idempotency-key must be 1 to 200 characters.")
         size, content_type = check_file(req.file, req.content_type)
         view.result.update(file=str(req.file), size_bytes=size, content_type=content_type, base_url=base_url)
         api = PartnerApi(base_url, key)
@@ -136,7 +139,9 @@ def choose_line(api: PartnerApi, wanted: str | None) -> str:
 
 
 def _send(api: PartnerApi, req: SendRequest, view: View, size: int, content_type: str) -> int:
-    run_id = uuid.uuid4().hex  # this run's idempotency keys: a retried POST never acts twice
+    # The keys of this run's POSTs: a retried POST never acts twice, and a re-run with the same
+    # --idempotency-key gets the first run's attachment and memo back instead of sending again.
+    run_id = req.idempotency_key or uuid.uuid4().hex
     line = choose_line(api, req.line)
     to = list(dict.fromkeys(h.strip() for h in req.to))
     view.result.update({"from": line, "to": to})
@@ -148,10 +153,15 @@ def _send(api: PartnerApi, req: SendRequest, view: View, size: int, content_type
             'run again with --text "…" (sent first, then the memo).',
         )
     slot = api.create_attachment(req.file.name, content_type, size, f"{run_id}-attachment")
-    with view.uploading(req.file.name, size) as advance:
-        api.upload(slot, req.file, size, advance)
     view.result["attachment_id"] = slot.attachment_id
-    view.say(f"uploaded {req.file.name}: {size:,} bytes as {content_type} (attachment {slot.attachment_id})")
+    earlier = api.attachment_status(slot.attachment_id) if slot.replayed else "pending"
+    if earlier == "failed":
+        raise Stop(REFUSED, "the server refused this file in an earlier run with this --idempotency-key.")
+    if earlier != "complete":
+        with view.uploading(req.file.name, size) as advance:
+            api.upload(slot, req.file, size, advance)
+    how = "uploaded" if earlier != "complete" else "already uploaded by an earlier run:"
+    view.say(f"{how} {req.file.name}: {size:,} bytes as {content_type} (attachment {slot.attachment_id})")
     created = chat is None
     if chat is None:
         assert req.text is not None
@@ -160,12 +170,18 @@ def _send(api: PartnerApi, req: SendRequest, view: View, size: int, content_type
     how = "new, opened with your text" if created else "existing"
     view.say(f"chat {chat['id']} from {line} with {', '.join(to)} ({how})")
 
-    memo = api.send_voicememo(chat["id"], slot.attachment_id, f"{run_id}-send")
+    memo, replayed = api.send_voicememo(chat["id"], slot.attachment_id, f"{run_id}-send")
     duration = memo["voice_memo"]["duration_ms"]
     view.result.update(
-        message_id=memo["id"], status=memo["status"], service=memo["service"], duration_ms=duration, transitions=[]
+        message_id=memo["id"],
+        status=memo["status"],
+        service=memo["service"],
+        duration_ms=duration,
+        replayed=replayed,
+        transitions=[],
     )
-    view.say(f"voice memo {memo['id']} accepted: {duration / 1000:.3f} s, {memo['service']}, {memo['status']}")
+    accepted = "accepted by an earlier run (not sent again)" if replayed else "accepted"
+    view.say(f"voice memo {memo['id']} {accepted}: {duration / 1000:.3f} s, {memo['service']}, {memo['status']}")
     if not req.wait:
         return view.done(OK)
     return _wait(api, req, view, memo["id"])
