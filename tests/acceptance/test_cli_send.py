@@ -6,6 +6,8 @@ recipient matching "unreachable" (SANDBOX_FAIL_PATTERN) and never reads, so --wa
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import pty
@@ -162,6 +164,26 @@ def test_a_server_that_is_down_is_a_connection_error(corpus: dict[str, Made]) ->
     done = send(None, str(corpus["wav-s16"].path), "--to", "+15557654325", "--base-url", url, "--api-key", "vm_x")
     assert done.returncode == 5 and "Traceback" not in done.stderr
     assert f"could not connect to {url}" in done.stderr
+
+
+def test_a_url_that_is_not_the_api_says_so(tmp_path: Path, corpus: dict[str, Made]) -> None:
+    (tmp_path / "v3").mkdir()
+    (tmp_path / "v3" / "phone_numbers").write_text("<html>a static site</html>")  # 200, but not JSON
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as site:
+        threading.Thread(target=site.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{site.server_address[1]}"
+        wav = str(corpus["wav-s16"].path)
+        not_json = send(None, wav, "--to", "+15557654331", "--base-url", url, "--api-key", "vm_x")
+        missing = send(None, wav, "--to", "+15557654331", "--base-url", f"{url}/elsewhere", "--api-key", "vm_x")
+        site.shutdown()
+    assert not_json.returncode == 5 and "is it a Partner API v3 server?" in not_json.stderr
+    assert (
+        missing.returncode == 3
+        and "404" in missing.stderr
+        and "is --base-url a Partner API v3 server?" in missing.stderr
+    )
+    assert "Traceback" not in not_json.stderr + missing.stderr
 
 
 def test_local_checks_and_a_missing_key(tmp_path: Path, corpus: dict[str, Made]) -> None:

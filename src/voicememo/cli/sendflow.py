@@ -79,25 +79,27 @@ def run(req: SendRequest) -> int:
     except Stop as stop:
         return view.fail(stop.exit_code, stop.message, **stop.fields)
     except ApiError as err:
-        kind = AUTH if err.status in (401, 403) and err.code in (2004, 2005, None) else REFUSED
-        if err.status >= 500:
-            kind = UNREACHABLE
-        said = f"the API key was refused: {err} (check --api-key / LINQ_API_V3_API_KEY)"
-        if kind != AUTH:
-            said = f"the server refused: {err}"
-        return view.fail(
-            kind,
-            said,
-            http_status=err.status,
-            error_code=err.code,
-            error_reason=err.message,
-            trace_id=err.trace_id,
-        )
+        kind, said = _refusal(err)
+        fields = {"http_status": err.status, "error_code": err.code, "error_reason": err.message}
+        return view.fail(kind, said, **fields, trace_id=err.trace_id)
     except Unreachable as exc:
         return view.fail(UNREACHABLE, f"{exc} (check --base-url / LINQ_API_V3_BASE_URL)")
+    except (KeyError, TypeError, ValueError) as exc:  # a 2xx without the contract's shape
+        return view.fail(UNREACHABLE, f"unexpected answer from the server ({exc!r}): is it a Partner API v3 server?")
     except KeyboardInterrupt:
         return view.fail(130, "interrupted")
     return code
+
+
+def _refusal(err: ApiError) -> tuple[int, str]:
+    """The exit code and the words for an error answer."""
+    if err.status in (401, 403) and err.code in (2004, 2005, None):
+        return AUTH, f"the API key was refused: {err} (check --api-key / LINQ_API_V3_API_KEY)"
+    if err.status >= 500:
+        return UNREACHABLE, f"the server failed: {err}"
+    if err.code is None:  # not the contract's error body: likely not the API at all
+        return REFUSED, f"the server refused: {err} (is --base-url a Partner API v3 server?)"
+    return REFUSED, f"the server refused: {err}"
 
 
 def check_file(path: Path, content_type: str | None) -> tuple[int, str]:
