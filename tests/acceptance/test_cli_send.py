@@ -148,8 +148,9 @@ def test_a_failed_delivery_gives_its_code_and_reason(server: Server, corpus: dic
     failed = outcome(scripted)
     assert (failed["ok"], failed["status"], failed["error_code"]) == (False, "failed", 4001)
     assert "unreachable@example.com is not reachable" in str(failed["error_reason"])
-    human = send(server, *args)
+    human = send(server, str(corpus["wav-s16"].path), "--to", "Unreachable@Example.COM", "--wait")
     assert human.returncode == 1 and "delivery failed: 4001 unreachable@example.com is not reachable" in human.stderr
+    assert f"chat {failed['chat_id']} from {LINE} with unreachable@example.com (existing)" in human.stdout
     assert human.stdout.rstrip().endswith("failed")
 
 

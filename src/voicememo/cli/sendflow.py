@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voicememo.cli.partnerapi import DEFAULT_BASE_URL, ApiError, PartnerApi, Unreachable
+from voicememo.cli.partnerapi import DEFAULT_BASE_URL, ApiError, PartnerApi, Unreachable, normal
 from voicememo.cli.sendview import View
 
 # Exit codes (documented in `voicememo send --help` and the README)
@@ -145,7 +145,7 @@ def _send(api: PartnerApi, req: SendRequest, view: View, size: int, content_type
     # --idempotency-key gets the first run's attachment and memo back instead of sending again.
     run_id = req.idempotency_key or uuid.uuid4().hex
     line = choose_line(api, req.line)
-    to = list(dict.fromkeys(h.strip() for h in req.to))
+    to = list(dict.fromkeys(normal(h) for h in req.to))
     view.result.update({"from": line, "to": to})
     chat = api.find_chat(line, to)
     if chat is None and not req.text:
