@@ -42,7 +42,9 @@ class Server:
 
 @contextmanager
 def dev_server(data_dir: Path, **settings: str) -> Iterator[Server]:
-    """`voicememo serve --dev` on ``data_dir``: its dev partner's key, read from what it prints."""
+    """`voicememo serve --dev` on ``data_dir``: its dev partner's key, read from what it prints.
+
+    It may serve the whole module (a few minutes on a loaded machine): killed after 15 minutes at most."""
     port = free_port()
     found: list[str] = []
 
@@ -53,7 +55,7 @@ def dev_server(data_dir: Path, **settings: str) -> Iterator[Server]:
             if "Uvicorn running on" in line:
                 return
 
-    with voicememo_process(["serve", "--dev"], data_dir, is_up, port=str(port), **settings):
+    with voicememo_process(["serve", "--dev"], data_dir, is_up, 900, port=str(port), **settings):
         assert found, "serve --dev printed no API key"
         yield Server(f"http://127.0.0.1:{port}", found[0], data_dir)
 
