@@ -1,4 +1,4 @@
-"""Start-up of the CLI: wall seconds of `voicememo --help` and `voicememo audio probe` on a 1 s WAV.
+"""Start-up of the CLI: wall seconds of `voicememo --help`, `send --help` and `audio probe` on a 1 s WAV.
 
     .venv/bin/python benchmarks/cli_startup.py [--runs 20]
 
@@ -48,6 +48,7 @@ def main() -> None:
         for label, cmd in (
             ("python -c pass", [sys.executable, "-c", "pass"]),
             ("voicememo --help", [str(BIN), "--help"]),
+            ("voicememo send --help", [str(BIN), "send", "--help"]),
             ("voicememo audio probe (1 s WAV)", [str(BIN), "audio", "probe", str(wav)]),
         ):
             times = walls(cmd, args.runs)

@@ -24,12 +24,14 @@ def voicememo_process(
     data_dir: Path,
     is_up: Callable[[Iterator[str]], None],
     keep: list[str] | None = None,
+    watchdog_seconds: float = 120,
     **settings: str,
 ) -> Iterator[subprocess.Popen[str]]:
     """A `voicememo` command in its own process group on ``data_dir``, until the block ends.
 
     ``is_up`` reads the process's output until it says it is up (no sleeps); a watchdog kills the group
-    after 120 s whatever happens, and leaving the block stops it (SIGTERM, then the group's leftovers).
+    after ``watchdog_seconds`` whatever happens (a server shared by a module's tests needs longer), and
+    leaving the block stops it (SIGTERM, then the group's leftovers).
     ``keep``: every line the process prints (stdout and stderr) is appended to it, as it arrives."""
     env = {
         **os.environ,
@@ -41,7 +43,7 @@ def voicememo_process(
         [str(BIN), *command], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip
-    watchdog = threading.Timer(120, lambda: os.killpg(proc.pid, signal.SIGKILL))
+    watchdog = threading.Timer(watchdog_seconds, lambda: os.killpg(proc.pid, signal.SIGKILL))
     watchdog.daemon = True
     watchdog.start()
     assert proc.stdout is not None

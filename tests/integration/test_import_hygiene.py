@@ -121,3 +121,9 @@ def test_a_pool_worker_loads_the_audio_code_and_nothing_of_the_server(tmp_path: 
     modules = set(json.loads(done.stdout))
     assert present(modules, AUDIO) == list(sorted(AUDIO))  # preloaded by the forkserver
     assert present(modules, (*SERVER, "typer", "voicememo.cli.app")) == []
+
+
+def test_send_help_loads_neither_the_http_client_nor_the_server() -> None:
+    printed, modules = loaded_by_cli("send", "--help")
+    assert "Exit codes" in printed
+    assert present(modules, (*SERVER, *AUDIO, "voicememo.cli.sendflow", "voicememo.cli.partnerapi")) == []

@@ -1,4 +1,4 @@
-"""The ``voicememo`` commands: serve, migrate, partners, keys, lines, audio, jobs, doctor.
+"""The ``voicememo`` commands: serve, migrate, partners, keys, lines, audio, jobs, doctor, send.
 
 Only typer and the command modules load here; each command imports what it needs when it
 runs, so `--help` and `audio probe` start in a fraction of the server's import time.
@@ -16,6 +16,8 @@ from voicememo.cli.doctor import doctor
 from voicememo.cli.jobs import jobs_app
 from voicememo.cli.lines import lines_app
 from voicememo.cli.ops import sandbox_app, webhooks_app, worker
+from voicememo.cli.send import EPILOG as SEND_EPILOG
+from voicememo.cli.send import send
 
 app = typer.Typer(
     help="voicememo: native iMessage voice memos behind the Linq Partner API v3.",
@@ -33,6 +35,7 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(jobs_app, name="jobs")
 app.command("worker")(worker)
 app.command("doctor")(doctor)
+app.command("send", epilog=SEND_EPILOG)(send)
 
 
 @app.command()
