@@ -150,6 +150,9 @@ def test_dev_mode_makes_one_private_token_and_reuses_it(tmp_path: Path) -> None:
     path = tmp_path / "data" / "admin_token"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert with_dev_admin_token(settings)[1] == token  # the next `make run` prints the same one
+    path.write_text("")  # an empty file (a crash mid-write) is replaced, never an empty token
+    remade = with_dev_admin_token(settings)[1]
+    assert len(remade) >= 32 and remade != token and stat.S_IMODE(os.stat(path).st_mode) == 0o600
     configured = Settings(data_dir=tmp_path / "data", admin_token=SecretStr("mine"))
     assert with_dev_admin_token(configured) == (configured, "mine")
     assert made.to_environ()["VOICEMEMO_ADMIN_TOKEN"] == token  # reaches the server's worker processes

@@ -46,7 +46,8 @@ def with_dev_admin_token(settings: Settings) -> tuple[Settings, str]:
         return settings, configured
     settings.ensure_dirs()
     path = settings.data_dir / DEV_TOKEN_FILENAME
-    if not path.exists():
+    if not path.exists() or not path.read_text().strip():  # none yet, or an empty file left by a crash
+        path.unlink(missing_ok=True)
         staging = path.with_name(f".{DEV_TOKEN_FILENAME}.{os.getpid()}")
         fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
         with os.fdopen(fd, "w") as fh:
