@@ -88,11 +88,16 @@ class WebhookConsole:
         by_event: dict[str, list[AttemptRecord]] = {e: [] for e in event_ids}
         for a in attempts:
             by_event[a.event_id].append(a)
-        views = [
-            EventView(j.payload["event_id"], j.payload["event_type"], subscription_id, j.created_at, "queued", (), True)
-            for j in sorted(waiting, key=lambda j: j.id, reverse=True)
-            if j.payload["event_id"] not in by_event
-        ]
+        views: list[EventView] = []
+        untried: set[str] = set()
+        for j in sorted(waiting, key=lambda j: j.id, reverse=True):
+            event_id = str(j.payload["event_id"])
+            if event_id in by_event or event_id in untried:  # tried already, or queued twice (redelivered)
+                continue
+            untried.add(event_id)
+            views.append(
+                EventView(event_id, j.payload["event_type"], subscription_id, j.created_at, "queued", (), True)
+            )
         for event_id in event_ids:
             tried = by_event[event_id]
             views.append(
