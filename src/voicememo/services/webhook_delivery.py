@@ -75,12 +75,14 @@ class WebhookHandler:
         }
         started = time.perf_counter()
         status: int | None = None
+        excerpt: str | None = None
         error: str | None = None
         refused = False
         try:
-            status = await self.ctx.fetcher.post(
+            answer = await self.ctx.fetcher.post_answer(
                 sub.target_url, p["body"].encode(), headers, self.ctx.settings.webhook_timeout
             )
+            status, excerpt = answer.status, answer.excerpt
         except VoicememoError as exc:
             error = exc.message
             refused = isinstance(exc, AddressRefused) or not isinstance(exc, FetchFailed)
@@ -97,7 +99,7 @@ class WebhookHandler:
             "webhook_attempt", action=outcome, event_id=p["event_id"], event_type=p["event_type"],
             subscription=sub.id, attempt=job.attempts, status=status, duration_ms=elapsed, error=error,
         )  # fmt: skip
-        await self._record(job, status, error, outcome, elapsed, settle=not retry)
+        await self._record(job, status, error, outcome, elapsed, settle=not retry, excerpt=excerpt)
         if retry:
             raise WebhookFailed(error or f"HTTP {status}")
         if not ok:
@@ -108,7 +110,15 @@ class WebhookHandler:
         await self._record(job, None, f"gave up: {reason}", "gave_up", 0)
 
     async def _record(
-        self, job: Job, status: int | None, error: str | None, outcome: str, elapsed: int, *, settle: bool = False
+        self,
+        job: Job,
+        status: int | None,
+        error: str | None,
+        outcome: str,
+        elapsed: int,
+        *,
+        settle: bool = False,
+        excerpt: str | None = None,
     ) -> None:
         """The attempt, and with ``settle`` the job's end, in one transaction."""
         p = job.payload
@@ -126,4 +136,6 @@ class WebhookHandler:
                 outcome=outcome,
                 duration_ms=elapsed,
                 created_at=self.ctx.clock(),
+                response_excerpt=excerpt,
+                job_id=job.id,
             )
