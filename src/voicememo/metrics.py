@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from voicememo.audio.ogg import OggPreview
 from voicememo.audio.port import AudioChecker
 from voicememo.audio.probe import AudioInfo
 from voicememo.audio.render import Rendition
@@ -200,3 +201,7 @@ class MeasuredAudio:
             return made
         finally:
             self.metrics.audio_render.labels(profile, outcome).observe(time.perf_counter() - started)
+
+    async def preview(self, src: Path, dst: Path, source: str, **options: int) -> OggPreview:
+        """Browser previews are the console's, not the memo's path: passed through untimed."""
+        return await self.inner.preview(src, dst, source, **options)
