@@ -28,7 +28,7 @@ _QUIET = (
     "asyncio",
     "alembic.runtime.plugins",
 )
-#: uvicorn's loggers: their own handlers removed, so they reach the root handler below
+#: uvicorn's loggers: their own handlers and levels removed, so they reach the root handler below
 _UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 
@@ -70,6 +70,8 @@ def configure_logging(fmt: str = "console", level: int = logging.INFO, stream: T
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        logger.setLevel(logging.NOTSET)  # ours, until uvicorn's Config applies its own log_level
+        logger.disabled = False
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
     logging.captureWarnings(True)
