@@ -18,6 +18,11 @@ from voicememo.services.admin import AdminService
 from voicememo.services.api_keys import ApiKeyCache
 from voicememo.services.attachments import AttachmentService
 from voicememo.services.chats import ChatService
+from voicememo.services.console.operator import OperatorService
+from voicememo.services.console.previews import PreviewService
+from voicememo.services.console.reads import ConsoleReads
+from voicememo.services.console.waveforms import WaveformService
+from voicememo.services.console.webhooks import WebhookConsole
 from voicememo.services.context import ServiceContext, Urls
 from voicememo.services.debris import SWEEP_JOB, DebrisService
 from voicememo.services.delivery import DELIVER_JOB, DeliverHandler
@@ -129,6 +134,12 @@ class Container:
         self.debris = DebrisService(self.ctx)
         self.retention = RetentionService(self.ctx)
         self.job_ops = JobOpsService(self.ctx)
+        # the web console's read models and actions (services/console/; routes in api/)
+        self.console = ConsoleReads(self.ctx, self.lines)
+        self.waveforms = WaveformService(self.ctx)
+        self.previews = PreviewService(self.ctx)
+        self.webhook_console = WebhookConsole(self.ctx)
+        self.operator = OperatorService(self.ctx, self.job_ops)
         self.periodic = [
             Periodic(LINE_HEALTH_JOB, settings.line_health_interval_seconds, self.lines.refresh_health, 5.0),
             Periodic(SWEEP_JOB, settings.debris_sweep_interval_seconds, self.debris.clean),

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     #: key for signed upload URLs and for sealing webhook secrets; when unset, a random one is kept in
     #: DATA_DIR/secret_key (changing it voids outstanding upload URLs and existing webhook secrets)
     secret_key: SecretStr | None = None
+    #: the operator view's token (web console, not a partner key); unset: the operator view is off
+    admin_token: SecretStr | None = None
 
     #: where blobs live: empty for files under DATA_DIR/blobs, or s3://bucket/optional/prefix for an
     #: S3-compatible object store (every API and worker process then shares it, whatever its data dir)
