@@ -1,22 +1,12 @@
-"""How the console writes durations, times and a message's progress: small pure functions."""
+"""How the console writes durations and times: Jinja filters."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from voicememo.domain.models import DeliveryStatus, Message
-
-
-def duration(ms: int | None) -> str:
-    """m:ss, as the Messages app writes a memo's length (rounded to the nearest second, at least 0:01)."""
-    if ms is None:
-        return "–:––"
-    seconds = max(1, round(ms / 1000)) if ms > 0 else 0
-    minutes, rest = divmod(seconds, 60)
-    return f"{minutes}:{rest:02d}"
+from voicememo.domain.waveform import format_duration
 
 
 def clock(when: datetime | None) -> str:
@@ -31,31 +21,20 @@ def day_and_clock(when: datetime | None) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else ""
 
 
-@dataclass(frozen=True)
-class Tick:
-    step: str
-    at: datetime | None
-    done: bool
-
-
-_STEPS = (DeliveryStatus.QUEUED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ)
-
-
-def ticks(message: Message) -> list[Tick]:
-    """queued → sent → delivered → read, each with its time once reached (a failed memo: see its error)."""
-    times = {
-        DeliveryStatus.QUEUED: message.created_at,
-        DeliveryStatus.SENT: message.sent_at,
-        DeliveryStatus.DELIVERED: message.delivered_at,
-        DeliveryStatus.READ: message.read_at,
-    }
-    reached = _STEPS.index(message.delivery_status) if message.delivery_status in _STEPS else 0
-    return [Tick(step.value, times[step], i <= reached or times[step] is not None) for i, step in enumerate(_STEPS)]
+def age(seconds: float | None) -> str:
+    """How long ago, in the largest whole unit that fits (for queue ages)."""
+    if seconds is None:
+        return "–"
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 FILTERS: dict[str, Callable[..., Any]] = {
-    "duration": duration,
+    "duration": format_duration,
     "clock": clock,
     "iso": iso,
     "day_and_clock": day_and_clock,
+    "age": age,
 }

@@ -19,9 +19,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from voicememo.api.guard import GuardedRoute
-from voicememo.container import Container
 from voicememo.console import formatting
 from voicememo.console.session import Session, SessionCodec, csrf_matches, new_session
+from voicememo.container import Container
 from voicememo.domain.models import Partner
 from voicememo.errors import VoicememoError
 from voicememo.services.console_auth import ConsoleAuth

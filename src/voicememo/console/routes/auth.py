@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from voicememo.console.session import signed_in_as
-from voicememo.console.web import CsrfChecked, ConsoleRoute, console_of, keep_session, render, see_other, session_of
+from voicememo.console.web import ConsoleRoute, CsrfChecked, console_of, keep_session, render, see_other, session_of
 from voicememo.errors import Unauthorized
 
 router = APIRouter(route_class=ConsoleRoute)

@@ -9,47 +9,25 @@ from starlette.responses import JSONResponse, Response
 
 from voicememo.console.conversation import Conversation, load_conversation
 from voicememo.console.web import ConsoleRoute, SignedIn, console_of, render
-from voicememo.domain.models import Chat
-from voicememo.errors import BadRequest
 
 router = APIRouter(route_class=ConsoleRoute)
 
-PAGE = 50
+PAGE = 25
 
 
 @router.get("/console/chats")
 async def chat_list(request: Request, viewer: SignedIn, q: str = "", cursor: str | None = None) -> Response:
-    c = console_of(request).container
-    chats: list[Chat] = []
-    next_cursor = None
-    search_error = None
-    try:
-        chats, next_cursor = await c.chats.search(viewer.partner.id, None, q.strip() or None, PAGE, cursor)
-    except BadRequest as exc:  # a handle that is neither a number nor an address: say so next to the box
-        search_error = exc.message
-    return render(
-        request,
-        "chats.html",
-        title="Chats",
-        nav="chats",
-        partner=viewer.partner,
-        chats=chats,
-        q=q,
-        next_cursor=next_cursor,
-        search_error=search_error,
+    page = await console_of(request).container.console.chats(
+        viewer.partner.id, query=q.strip() or None, limit=PAGE, cursor=cursor or None
     )
+    return render(request, "chats.html", title="Chats", nav="chats", partner=viewer.partner, page=page, q=q)
 
 
 @router.get("/console/chats/{chat_id}")
 async def chat_page(request: Request, viewer: SignedIn, chat_id: str) -> Response:
     conversation = await load_conversation(console_of(request), viewer.partner.id, chat_id)
     return render(
-        request,
-        "chat.html",
-        title=conversation.title,
-        nav="chats",
-        partner=viewer.partner,
-        conversation=conversation,
+        request, "chat.html", title=conversation.title, nav="chats", partner=viewer.partner, conversation=conversation
     )
 
 

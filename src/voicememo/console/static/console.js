@@ -49,6 +49,19 @@
     });
   }
 
+  // Once sent, a memo's bubble plays the rendition the recipient got (before, the original).
+  function upgradeAudio(item, html) {
+    var audio = item.querySelector("audio.memo-audio");
+    if (!audio || !audio.paused || audio.currentTime > 0) return;
+    var box = document.createElement("ol");
+    box.innerHTML = html;
+    var fresh = box.querySelector("audio.memo-audio");
+    if (fresh && fresh.getAttribute("src") !== audio.getAttribute("src")) audio.setAttribute("src", fresh.getAttribute("src"));
+    var compare = item.querySelector("details.compare");
+    var freshCompare = box.querySelector("details.compare");
+    if (compare && freshCompare && !compare.open) compare.replaceWith(freshCompare);
+  }
+
   // The conversation asks for its messages' state every couple of seconds: ticks change in place,
   // new messages are appended; nothing that plays is replaced.
   function poll(list) {
@@ -75,6 +88,7 @@
             }
             var ticks = item.querySelector(".ticks");
             if (ticks && ticks.dataset.state !== m.state) {
+              upgradeAudio(item, m.bubble);
               var box = document.createElement("div");
               box.innerHTML = m.ticks;
               ticks.replaceWith(box.firstElementChild);
