@@ -17,6 +17,7 @@ import uvicorn
 from voicememo.api.app import create_app
 from voicememo.container import Container
 from voicememo.logs import configure_logging
+from voicememo.services.console.admin_token import with_dev_admin_token
 from voicememo.settings import Settings
 from voicememo.storage.migrate import upgrade
 
@@ -46,10 +47,16 @@ def run_server(settings: Settings, *, dev: bool) -> None:
     settings.ensure_dirs()
     upgrade(settings.database_url)
     note = asyncio.run(bootstrap_dev(settings)) if dev else ""
+    admin_token = None
+    if dev:  # the operator view needs an admin token: one is kept in the data dir unless configured
+        settings, admin_token = with_dev_admin_token(settings)
     typer.echo(f"voicememo listening on http://{settings.host}:{settings.port}")
     typer.echo(f"  base URL: {settings.public_base_url}   (SDK: LinqAPIV3(base_url=..., api_key=...))")
+    typer.echo(f"  console:  {settings.public_base_url}/console   (sign in with an API key)")
     if note:
         typer.echo(note)
+    if admin_token:
+        typer.echo(f"  operator: {settings.public_base_url}/console/operator   admin token: {admin_token}")
     if settings.api_processes == 1:
         app = create_app(settings)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import structlog
 from fastapi import Depends, Request
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import RedirectResponse, Response
@@ -23,9 +24,11 @@ from voicememo.console import formatting
 from voicememo.console.session import Session, SessionCodec, csrf_matches, new_session
 from voicememo.container import Container
 from voicememo.domain.models import Partner
-from voicememo.errors import VoicememoError
+from voicememo.errors import InternalError, VoicememoError
 from voicememo.services.console_auth import ConsoleAuth
 from voicememo.tracing import current_trace_id
+
+log = structlog.get_logger("voicememo.console")
 
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
@@ -136,6 +139,10 @@ def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def _error_page(request: Request, exc: VoicememoError) -> Response:
+    return render(request, "error.html", exc.status, error=exc, code=exc.code, trace_id=current_trace_id())
+
+
 class ConsoleRoute(GuardedRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -149,8 +156,15 @@ class ConsoleRoute(GuardedRoute):
                 note = f"&note={quote(need.note)}" if need.note else ""
                 response = see_other(f"{target}?next={quote(back)}{note}")
             except VoicememoError as exc:
-                response = render(
-                    request, "error.html", exc.status, error=exc, code=exc.code, trace_id=current_trace_id()
+                response = _error_page(request, exc)
+            except Exception:  # a bug of ours: logged with its trace id, shown as a page, never as a traceback
+                log.exception("console_page_failed", action="error", path=request.url.path)
+                response = _error_page(
+                    request,
+                    InternalError(
+                        "An internal error stopped this page. Try again; if it keeps happening, "
+                        "give the operator the trace id below."
+                    ),
                 )
             response.headers.setdefault("Cache-Control", "no-store")
             out = getattr(request.state, "console_session_out", None)
