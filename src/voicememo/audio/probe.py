@@ -20,6 +20,7 @@ import av.error
 from voicememo.audio.decode import decoder_for, is_amr
 from voicememo.audio.formats import FORMATS, AudioFormat
 from voicememo.audio.headers import declared_samples
+from voicememo.audio.peaks import PeakMeter
 from voicememo.audio.sniff import Sniffed, sniff_path
 from voicememo.errors import UnsupportedAudio
 
@@ -43,6 +44,8 @@ class AudioInfo:
     description: str
     #: the container the bytes are in; differs from ``format`` only for AMR in an MP4-family file (3GP)
     container: AudioFormat
+    #: waveform levels 0–255 per bucket, measured in the same decode (audio/peaks.py)
+    peaks: tuple[int, ...] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,7 +92,8 @@ def _measure(container: Any, path: str, sniffed: Sniffed, time_limit: float) -> 
     channels = stream.codec_context.channels
     if not rate or not channels:
         raise UnsupportedAudio(f"The {label} file declares {rate} Hz and {channels} channel(s); it cannot be played.")
-    decoded = _decode_all(container, stream, decoder, rate, label, time_limit)
+    meter = PeakMeter()
+    decoded = _decode_all(container, stream, decoder, rate, label, time_limit, meter)
     if decoded == 0:
         raise UnsupportedAudio(f"The {label} file contains no decodable audio.")
     declared = declared_samples(path, sniffed.format)
@@ -116,6 +120,7 @@ def _measure(container: Any, path: str, sniffed: Sniffed, time_limit: float) -> 
         header_duration_ms=header_ms,
         description=sniffed.description,
         container=sniffed.format,
+        peaks=meter.buckets(),
     )
 
 
@@ -125,13 +130,16 @@ def _reported_format(container: AudioFormat, decoder: Any) -> AudioFormat:
     return AudioFormat.AMR if container is AudioFormat.M4A and is_amr(decoder) else container
 
 
-def _decode_all(container: Any, stream: Any, decoder: Any, rate: int, label: str, time_limit: float) -> int:
+def _decode_all(
+    container: Any, stream: Any, decoder: Any, rate: int, label: str, time_limit: float, meter: PeakMeter
+) -> int:
     deadline = time.monotonic() + time_limit
     samples = 0
     try:
         for packet in container.demux(stream):
             for frame in decoder.decode(packet if packet.size or packet.dts is not None else None):
                 samples += frame.samples
+                meter.add(frame)
             if time.monotonic() > deadline:
                 raise UnsupportedAudio(
                     f"The {label} file took longer than {time_limit:.0f} s to decode; it is too long or broken."

@@ -131,6 +131,8 @@ class Attachment:
     failure_reason: str | None = None
     origin_url: str | None = None
     deleted_at: datetime | None = None
+    #: waveform peaks in their stored form (domain/waveform.Waveform.decode); None: not measured yet
+    peaks: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import TypedDict
 
 from voicememo.audio.formats import FORMATS, AudioFormat
 from voicememo.audio.probe import AudioInfo
+from voicememo.domain.waveform import Waveform
 from voicememo.errors import ContentTypeMismatch
 from voicememo.services.context import ServiceContext
 from voicememo.storage.blobs import StoredBlob
@@ -29,6 +30,8 @@ class MeasuredFields(TypedDict):
     channels: int
     duration_ms: int
     samples: int
+    #: the waveform, measured in the same decode (domain/waveform.py's stored form)
+    peaks: str | None
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Intake:
             "channels": self.info.channels,
             "duration_ms": self.info.duration_ms,
             "samples": self.info.samples,
+            "peaks": Waveform(self.info.peaks).encode() if self.info.peaks else None,
         }
 
 

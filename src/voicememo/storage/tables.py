@@ -153,6 +153,8 @@ class AttachmentRow(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     origin_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: waveform peaks, base64 of PEAK_BUCKETS bytes (domain/waveform.py); None: not measured yet
+    peaks: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class MessageRow(Base):
@@ -272,7 +274,10 @@ class ReceiptRow(Base):
 
 class WebhookAttemptRow(Base):
     __tablename__ = "webhook_attempts"
-    __table_args__ = (Index("ix_webhook_attempts_event", "event_id", "attempt"),)
+    __table_args__ = (
+        Index("ix_webhook_attempts_event", "event_id", "attempt"),
+        Index("ix_webhook_attempts_subscription", "partner_id", "subscription_id", "created_at"),
+    )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     partner_id: Mapped[str] = mapped_column(String(36), index=True)
     subscription_id: Mapped[str] = mapped_column(String(36))
@@ -284,6 +289,10 @@ class WebhookAttemptRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # delivered, retry, gave_up
     duration_ms: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the first 512 characters of the receiver's answer (None: no answer came, or recorded before 0007)
+    response_excerpt: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    #: the delivery job, whose payload holds the event's body (for redelivery)
+    job_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class SendRow(Base):
