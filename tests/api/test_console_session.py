@@ -119,7 +119,7 @@ def test_a_revoked_key_ends_its_console_sessions(server: Server, tenant: Tenant)
         asyncio.run(revoke())
         # another process revoked it: the server's key cache trusts it at most API_KEY_CACHE_SECONDS more
         answer = _eventually_redirected(client, "/console/lines", seconds=server.settings.api_key_cache_seconds + 10)
-        assert answer.headers["location"].startswith("/console/sign-in?next=%2Fconsole%2Flines&note=")
+        assert answer.headers["location"].startswith("/console/sign-in?next=/console/lines&note=")
         assert "revoked" in client.get(answer.headers["location"]).text
 
 

@@ -7,11 +7,11 @@ gets its own browser context (cookies) and its own partner where it matters.
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 
@@ -23,18 +23,21 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 sys.path.insert(0, str(Path(__file__).parents[1] / "acceptance"))
 
 from serving import serving
-from test_cli_and_serve import free_port
+from test_cli_and_serve import cli, free_port
 
-import testdb
 from audiogen import encode, voice_signal
 from receiver import Receiver, webhook_receiver
-from voicememo.container import Container
-from voicememo.services.admin import NewPartner
-from voicememo.settings import Settings
 
 CHROMIUM = Path(os.environ.get("VOICEMEMO_CHROMIUM", "/usr/bin/chromium"))
 ADMIN_TOKEN = "browser-tests-admin-token"
 _lines = count(1)
+
+
+@dataclass(frozen=True)
+class Partner:
+    id: str
+    key: str
+    line: str
 
 
 @dataclass
@@ -43,30 +46,19 @@ class Served:
     data_dir: Path
     hooks: Receiver
     failing_hooks: Receiver
-    partners: list[NewPartner] = field(default_factory=list)
 
-    def new_partner(self) -> NewPartner:
-        """A partner with its own sandbox line and key, made as the CLI makes one (same data dir)."""
+    def new_partner(self) -> Partner:
+        """A partner with its own sandbox line and key, made with the CLI on the server's data dir."""
         line = f"+1555030{next(_lines):04d}"
-        settings = Settings(data_dir=self.data_dir, database_url=testdb.database_url(self.data_dir))
+        made = json.loads(cli(self.data_dir, "partners", "create", f"Partner {line}", "--line", line, "--json").stdout)
+        return Partner(made["partner_id"], made["api_key"], made["line"])
 
-        async def go() -> NewPartner:
-            container = Container(settings)
-            try:
-                return await container.admin.create_partner(f"Console partner {line}", line)
-            finally:
-                await container.aclose()
+    def client(self, partner: Partner) -> linq.LinqAPIV3:
+        return linq.LinqAPIV3(api_key=partner.key, base_url=self.base_url, max_retries=0)
 
-        made = asyncio.run(go())
-        self.partners.append(made)
-        return made
-
-    def client(self, partner: NewPartner) -> linq.LinqAPIV3:
-        return linq.LinqAPIV3(api_key=partner.api_key.secret, base_url=self.base_url, max_retries=0)
-
-    def new_chat(self, partner: NewPartner, handle: str) -> str:
+    def new_chat(self, partner: Partner, handle: str) -> str:
         created = self.client(partner).chats.create(
-            from_=partner.line.phone_number, to=[handle], message={"parts": [{"type": "text", "value": "Hi there"}]}
+            from_=partner.line, to=[handle], message={"parts": [{"type": "text", "value": "Hi there"}]}
         )
         return created.chat.id
 
@@ -131,7 +123,7 @@ def sounds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         d / "silence.wav", fmt="wav", codec="pcm_s16le", rate=rate, signal=np.zeros((1, int(2.4 * rate)), np.float32)
     )
     quiet = encode(
-        d / "quiet.wav", fmt="wav", codec="pcm_s16le", rate=rate, signal=voice_signal(2.4, rate) * np.float32(0.05)
+        d / "quiet.wav", fmt="wav", codec="pcm_s16le", rate=rate, signal=voice_signal(2.4, rate) * np.float32(0.3)
     )
     bad = d / "not-audio.mp3"
     bad.write_bytes(b"These are the minutes of the meeting, not a recording.\n" * 40)

@@ -12,8 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from conftest import ADMIN_TOKEN, Served
-from voicememo.services.admin import NewPartner
+from conftest import ADMIN_TOKEN, Partner, Served
 
 pytestmark = [pytest.mark.xdist_group("browser"), pytest.mark.sqlite_only, pytest.mark.slow]
 
@@ -21,10 +20,10 @@ pytestmark = [pytest.mark.xdist_group("browser"), pytest.mark.sqlite_only, pytes
 DOCS_SCREENSHOT = os.environ.get("VOICEMEMO_CONSOLE_SCREENSHOT", "")
 
 
-def sign_in(page: Page, partner: NewPartner) -> None:
+def sign_in(page: Page, partner: Partner) -> None:
     page.goto("/console")
     expect(page).to_have_url(re.compile(r"/console/sign-in"))
-    page.get_by_label("API key").fill(partner.api_key.secret)
+    page.get_by_label("API key").fill(partner.key)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Chats", exact=True)).to_be_visible()
 
@@ -153,7 +152,7 @@ def test_operator_retries_a_dead_job(page: Page, served: Served, tmp_path: Path)
     served.new_chat(partner, "+15557770005")
     page.goto("/console/operator")
     expect(page).to_have_url(re.compile("/console/operator/sign-in"))
-    page.get_by_label("Admin token").fill(partner.api_key.secret)  # a partner key does not open it
+    page.get_by_label("Admin token").fill(partner.key)  # a partner key does not open it
     page.get_by_role("button", name="Sign in as operator").click()
     expect(page.get_by_role("alert")).to_contain_text("not the admin token")
     page.get_by_label("Admin token").fill(ADMIN_TOKEN)
@@ -174,7 +173,7 @@ def test_keyboard_only_sign_in_and_send(page: Page, served: Served, sounds: dict
     partner = served.new_partner()
     chat_id = served.new_chat(partner, "+15557770006")
     page.goto("/console/sign-in")
-    page.keyboard.type(partner.api_key.secret)  # the key field has the focus on arrival
+    page.keyboard.type(partner.key)  # the key field has the focus on arrival
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Chats", exact=True)).to_be_visible()
     _tab_to(page, f'a[href="/console/chats/{chat_id}"]')
@@ -212,7 +211,8 @@ def test_phone_width_has_no_horizontal_scroll(
         "lines": "/console/lines",
     }
     for name, url in pages.items():
-        page.goto(url)
+        response = page.goto(url)
+        assert response is not None and response.ok, (name, response and response.status)
         page.locator("details.compare").evaluate_all("ds => ds.forEach(d => d.open = true)")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, (name, width)
