@@ -18,11 +18,12 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from voicememo.audio.ogg import OggPreview, make_preview
 from voicememo.audio.probe import AudioInfo, probe_file
 from voicememo.audio.render import Rendition, render
 from voicememo.errors import InternalError
 
-_AUDIO_MODULE = "voicememo.audio.render"  # imports the probe too: everything a worker runs
+_AUDIO_MODULE = "voicememo.audio.ogg"  # imports the renderer and the probe too: everything a worker runs
 
 
 class AudioPool:
@@ -56,6 +57,17 @@ class AudioPool:
             except BrokenProcessPool as exc:
                 self._executor = None
                 raise InternalError("The audio worker crashed while rendering; the send will be retried.") from exc
+
+    async def preview(self, src: Path, dst: Path, source: str, **options: int) -> OggPreview:
+        """Make an Ogg/Opus browser preview in a worker process (raises RenditionFailed with the reason)."""
+        async with self._slots:
+            loop = asyncio.get_running_loop()
+            call = functools.partial(make_preview, str(src), str(dst), source, **options)
+            try:
+                return await loop.run_in_executor(self._pool(), call)
+            except BrokenProcessPool as exc:
+                self._executor = None
+                raise InternalError("The audio worker crashed while making the preview; please try again.") from exc
 
     async def warm(self) -> None:
         """Start the worker processes now (imports included), not on the first user's upload."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,6 +62,10 @@ class RenditionRepo:
             await self.s.delete(row)
         await self.s.flush()
         return [row.blob_key for row in rows]
+
+    async def remove(self, rendition_id: str) -> None:
+        """Forget one (its blob went missing: it is made again)."""
+        await self.s.execute(delete(RenditionRow).where(RenditionRow.id == rendition_id))
 
     async def add(self, r: StoredRendition, now: datetime) -> bool:
         """False when another worker stored the same (sha256, profile) first."""
