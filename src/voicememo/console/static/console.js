@@ -62,12 +62,22 @@
     if (compare && freshCompare && !compare.open) compare.replaceWith(freshCompare);
   }
 
+  // Screen readers hear each status change through one polite live region.
+  function announce(ticks) {
+    var region = document.getElementById("announcer");
+    var done = ticks.querySelectorAll("li.done");
+    var failure = ticks.querySelector(".failure");
+    if (!region) return;
+    region.textContent = failure ? failure.textContent.trim() : done.length ? "Message " + done[done.length - 1].textContent.trim().replace(/^✓\s*/, "") : "";
+  }
+
   // The conversation asks for its messages' state every couple of seconds: ticks change in place,
   // new messages are appended; nothing that plays is replaced.
   function poll(list) {
     var url = list.dataset.updates;
     var delay = 1500;
     function tick() {
+      if (document.hidden) { window.setTimeout(tick, delay); return; }
       fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (response) {
           if (!response.ok || !/json/.test(response.headers.get("content-type") || "")) throw new Error("stop");
@@ -91,7 +101,9 @@
               upgradeAudio(item, m.bubble);
               var box = document.createElement("div");
               box.innerHTML = m.ticks;
-              ticks.replaceWith(box.firstElementChild);
+              var fresh = box.firstElementChild;
+              ticks.replaceWith(fresh);
+              announce(fresh);
               item.classList.toggle("is-failed", /^failed/.test(m.state));
             }
           });
