@@ -27,6 +27,9 @@ class Delivery:
 class Receiver:
     url: str
     fail_first: int = 0
+    #: what the failing answers (500) and the accepting ones say; an empty accepting body answers 204
+    fail_body: bytes = b""
+    ok_body: bytes = b""
     attempts: list[Delivery] = field(default_factory=list)
     accepted: queue.Queue[Delivery] = field(default_factory=queue.Queue)
 
@@ -41,8 +44,8 @@ class Receiver:
 
 
 @contextmanager
-def webhook_receiver(fail_first: int = 0) -> Iterator[Receiver]:
-    receiver = Receiver(url="", fail_first=fail_first)
+def webhook_receiver(fail_first: int = 0, fail_body: bytes = b"", ok_body: bytes = b"") -> Iterator[Receiver]:
+    receiver = Receiver(url="", fail_first=fail_first, fail_body=fail_body, ok_body=ok_body)
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -54,13 +57,16 @@ def webhook_receiver(fail_first: int = 0) -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
             with lock:
-                status = 500 if len(receiver.attempts) < receiver.fail_first else 204
+                failing = len(receiver.attempts) < receiver.fail_first
+                answer = receiver.fail_body if failing else receiver.ok_body
+                status = 500 if failing else (200 if answer else 204)
                 delivery = Delivery({k.lower(): v for k, v in self.headers.items()}, body, status)
                 receiver.attempts.append(delivery)
             self.send_response(status)
-            self.send_header("Content-Length", "0")
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            if status == 204:
+            self.wfile.write(answer)
+            if not failing:
                 receiver.accepted.put(delivery)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

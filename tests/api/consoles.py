@@ -38,3 +38,14 @@ def wait_status(client: linq.LinqAPIV3, message_id: str, wanted: set[str], timeo
             return status
         time.sleep(0.05)
     raise AssertionError(f"message {message_id} stayed {status!r}, wanted one of {sorted(wanted)}")
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 20.0, what: str = "condition") -> T:
+    """Call ``check`` until it returns something other than None (or fail at the deadline)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found is not None:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not reached in {timeout} s")

@@ -184,8 +184,11 @@ class SafeFetcher:
             except httpx.HTTPError as exc:
                 raise FetchFailed(f"Downloading from {host} failed: {_cause(exc)}.") from exc
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str], seconds: float) -> int:
-        """POST to a user-given URL through the same address checks (webhooks); returns the status.
+    async def post_answer(
+        self, url: str, body: bytes, headers: dict[str, str], seconds: float, *, excerpt_chars: int = 512
+    ) -> PostAnswer:
+        """POST to a user-given URL through the same address checks (webhooks): the status and the start
+        of the answer's body (at most ``excerpt_chars`` characters; the rest is never read).
 
         Redirects are not followed. Raises FetchFailed when no answer came back.
         """
@@ -200,13 +203,19 @@ class SafeFetcher:
             for ip in addresses:
                 try:
                     async with asyncio.timeout(seconds):
-                        response = await client.post(
+                        request = client.build_request(
+                            "POST",
                             parsed.copy_with(host=str(ip)),
                             content=body,
                             headers={**headers, "Host": host_header, "User-Agent": "voicememo/1 (+webhooks)"},
                             extensions={"sni_hostname": host},
                         )
-                    return response.status_code
+                        response = await client.send(request, stream=True)
+                        try:
+                            head = await _read_head(response, excerpt_chars * 4)  # UTF-8: ≤ 4 bytes a character
+                        finally:
+                            await response.aclose()
+                    return PostAnswer(response.status_code, head.decode("utf-8", "replace")[:excerpt_chars])
                 except (httpx.HTTPError, TimeoutError) as exc:
                     last = exc
         raise FetchFailed(f"No answer from {host}: {_cause(last) if last else 'no address'}.")
@@ -278,3 +287,20 @@ def _is_tls_error(exc: BaseException) -> bool:
 def _cause(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text.rstrip(".")
+
+
+@dataclass(frozen=True, slots=True)
+class PostAnswer:
+    status: int
+    #: the start of the answer's body, decoded as UTF-8 (undecodable bytes replaced)
+    excerpt: str
+
+
+async def _read_head(response: httpx.Response, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the body; a receiver that answers forever is not read to the end."""
+    head = b""
+    async for chunk in response.aiter_bytes():
+        head += chunk
+        if len(head) >= limit:
+            break
+    return head[:limit]

@@ -105,6 +105,32 @@ def chat_data(ctx: ServiceContext, chat: Chat) -> dict[str, Any]:
     }
 
 
+def envelope(ctx: ServiceContext, *, partner_id: str, event_type: str, data: dict[str, Any]) -> tuple[str, str]:
+    """A new event's id and its body, serialised once (every try and every redelivery sends these bytes)."""
+    event_id = str(uuid.uuid4())
+    body = json.dumps(
+        {
+            "api_version": API_VERSION,
+            "webhook_version": WEBHOOK_VERSION,
+            "event_type": event_type,
+            "event_id": event_id,
+            "created_at": ctx.clock().isoformat(),
+            "trace_id": current_trace_id(),
+            "partner_id": partner_id,
+            "data": data,
+        },
+        separators=(",", ":"),
+    )
+    return event_id, body
+
+
+async def queue_delivery(ctx: ServiceContext, jobs: JobRepo, payload: dict[str, Any], *, order_key: str | None) -> int:
+    """One delivery job (``payload``: subscription_id, partner_id, event_id, event_type, body)."""
+    return await jobs.enqueue(
+        WEBHOOK_JOB, payload, now=ctx.clock(), order_key=order_key, max_attempts=WEBHOOK_MAX_ATTEMPTS
+    )
+
+
 async def emit(
     ctx: ServiceContext,
     s: AsyncSession,
@@ -116,21 +142,7 @@ async def emit(
     subject_id: str,
 ) -> int:
     """Queue the event for every matching subscription, in the caller's transaction; returns how many."""
-    now = ctx.clock()
-    event_id = str(uuid.uuid4())
-    body = json.dumps(
-        {
-            "api_version": API_VERSION,
-            "webhook_version": WEBHOOK_VERSION,
-            "event_type": event_type,
-            "event_id": event_id,
-            "created_at": now.isoformat(),
-            "trace_id": current_trace_id(),
-            "partner_id": partner_id,
-            "data": data,
-        },
-        separators=(",", ":"),
-    )
+    event_id, body = envelope(ctx, partner_id=partner_id, event_type=event_type, data=data)
     jobs = JobRepo(s)
     queued = 0
     for sub in await WebhookRepo(s).list_all(partner_id):
@@ -138,18 +150,13 @@ async def emit(
             continue
         if sub.phone_numbers is not None and line_number not in sub.phone_numbers:
             continue
-        await jobs.enqueue(
-            WEBHOOK_JOB,
-            {
-                "subscription_id": sub.id,
-                "partner_id": partner_id,
-                "event_id": event_id,
-                "event_type": event_type,
-                "body": body,
-            },
-            now=now,
-            order_key=f"wh:{sub.id}:{subject_id}",
-            max_attempts=WEBHOOK_MAX_ATTEMPTS,
-        )
+        payload = {
+            "subscription_id": sub.id,
+            "partner_id": partner_id,
+            "event_id": event_id,
+            "event_type": event_type,
+            "body": body,
+        }
+        await queue_delivery(ctx, jobs, payload, order_key=f"wh:{sub.id}:{subject_id}")
         queued += 1
     return queued

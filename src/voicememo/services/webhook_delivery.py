@@ -75,12 +75,14 @@ class WebhookHandler:
         }
         started = time.perf_counter()
         status: int | None = None
+        excerpt: str | None = None
         error: str | None = None
         refused = False
         try:
-            status = await self.ctx.fetcher.post(
+            answer = await self.ctx.fetcher.post_answer(
                 sub.target_url, p["body"].encode(), headers, self.ctx.settings.webhook_timeout
             )
+            status, excerpt = answer.status, answer.excerpt
         except VoicememoError as exc:
             error = exc.message
             refused = isinstance(exc, AddressRefused) or not isinstance(exc, FetchFailed)
@@ -91,7 +93,7 @@ class WebhookHandler:
         retry = not refused and (status is None or status >= 500 or status == 429)
         ok = status is not None and 200 <= status < 300
         outcome = "delivered" if ok else ("retry" if retry else "gave_up")
-        await self._record(job, status, error, outcome, elapsed, settle=not retry)
+        await self._record(job, status, error, outcome, elapsed, settle=not retry, excerpt=excerpt)
         if retry:
             raise WebhookFailed(error or f"HTTP {status}")
         if not ok:
@@ -102,7 +104,15 @@ class WebhookHandler:
         await self._record(job, None, f"gave up: {reason}", "gave_up", 0)
 
     async def _record(
-        self, job: Job, status: int | None, error: str | None, outcome: str, elapsed: int, *, settle: bool = False
+        self,
+        job: Job,
+        status: int | None,
+        error: str | None,
+        outcome: str,
+        elapsed: int,
+        *,
+        settle: bool = False,
+        excerpt: str | None = None,
     ) -> None:
         """The attempt, and with ``settle`` the job's end, in one transaction."""
         p = job.payload
@@ -120,4 +130,6 @@ class WebhookHandler:
                 outcome=outcome,
                 duration_ms=elapsed,
                 created_at=self.ctx.clock(),
+                response_excerpt=excerpt,
+                job_id=job.id,
             )

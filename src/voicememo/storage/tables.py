@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -159,7 +160,16 @@ class AttachmentRow(Base):
 
 class MessageRow(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_chat_created", "chat_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_messages_chat_created", "chat_id", "created_at", "id"),
+        # the operator view's recent failures: only failed messages are in it, so other writes pay nothing
+        Index(
+            "ix_messages_failed",
+            "updated_at",
+            sqlite_where=text("delivery_status = 'failed'"),
+            postgresql_where=text("delivery_status = 'failed'"),
+        ),
+    )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)
     chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))

@@ -3,7 +3,8 @@
 ``attachments.peaks``: base64 of 96 bytes (domain/waveform.py), measured at intake; rows written
 before this revision get theirs on first request. ``webhook_attempts.response_excerpt``: the first
 512 characters of the receiver's answer. ``webhook_attempts.job_id``: the delivery job (whose payload
-holds the event's body, for redelivery). An index lists a subscription's attempts newest first.
+holds the event's body, for redelivery). An index lists a subscription's attempts newest first; a
+partial index on failed messages serves the operator view's recent failures.
 
 Revision ID: 0007
 Revises: 0006
@@ -33,8 +34,19 @@ def upgrade() -> None:
             "ix_webhook_attempts_subscription", ["partner_id", "subscription_id", "created_at"], unique=False
         )
 
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_messages_failed",
+            ["updated_at"],
+            unique=False,
+            sqlite_where=sa.text("delivery_status = 'failed'"),
+            postgresql_where=sa.text("delivery_status = 'failed'"),
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_messages_failed")
     with op.batch_alter_table("webhook_attempts", schema=None) as batch_op:
         batch_op.drop_index("ix_webhook_attempts_subscription")
         batch_op.drop_column("job_id")
