@@ -217,6 +217,12 @@ def test_phone_width_has_no_horizontal_scroll(
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, (name, width)
         page.screenshot(path=tmp_path / f"phone-{name}.png", full_page=True)
+    page.goto("/console/operator")
+    page.get_by_label("Admin token").fill(ADMIN_TOKEN)
+    page.get_by_role("button", name="Sign in as operator").click()
+    expect(page.get_by_role("heading", name="Operator")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.screenshot(path=tmp_path / "phone-operator.png", full_page=True)
 
 
 @pytest.fixture
