@@ -20,12 +20,17 @@ import testdb
 
 @contextmanager
 def voicememo_process(
-    command: list[str], data_dir: Path, is_up: Callable[[Iterator[str]], None], **settings: str
+    command: list[str],
+    data_dir: Path,
+    is_up: Callable[[Iterator[str]], None],
+    *,
+    watchdog_seconds: float = 120,
+    **settings: str,
 ) -> Iterator[subprocess.Popen[str]]:
     """A `voicememo` command in its own process group on ``data_dir``, until the block ends.
 
     ``is_up`` reads the process's output until it says it is up (no sleeps); a watchdog kills the group
-    after 120 s whatever happens, and leaving the block stops it (SIGTERM, then the group's leftovers)."""
+    after ``watchdog_seconds`` whatever happens, and leaving the block stops it (SIGTERM, then the group's leftovers)."""
     env = {
         **os.environ,
         **{f"VOICEMEMO_{k.upper()}": v for k, v in settings.items()},
@@ -36,7 +41,7 @@ def voicememo_process(
         [str(BIN), *command], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip
-    watchdog = threading.Timer(120, lambda: os.killpg(proc.pid, signal.SIGKILL))
+    watchdog = threading.Timer(watchdog_seconds, lambda: os.killpg(proc.pid, signal.SIGKILL))
     watchdog.daemon = True
     watchdog.start()
     assert proc.stdout is not None
@@ -55,9 +60,17 @@ def voicememo_process(
 
 
 def serving(
-    data_dir: Path, port: int, failpoints: str = "", processes: int = 1, **settings: str
+    data_dir: Path,
+    port: int,
+    failpoints: str = "",
+    processes: int = 1,
+    *,
+    watchdog_seconds: float = 120,
+    **settings: str,
 ) -> AbstractContextManager[subprocess.Popen[str]]:
-    """``processes``: `serve --workers`; ``settings``: more VOICEMEMO_* variables, by their lower-case name."""
+    """``processes``: `serve --workers`; ``settings``: more VOICEMEMO_* variables, by their lower-case name;
+    ``watchdog_seconds``: the server is killed after this long whatever happens (a module's worth of tests
+    on a busy machine needs more than the default)."""
 
     def is_up(lines: Iterator[str]) -> None:
         started = 0
@@ -73,7 +86,7 @@ def serving(
 
     command = ["serve", *(("--workers", str(processes)) if processes > 1 else ())]
     more = {"port": str(port), "failpoints": failpoints, "sandbox_read_delay": "-1"}
-    return voicememo_process(command, data_dir, is_up, **{**settings, **more})
+    return voicememo_process(command, data_dir, is_up, watchdog_seconds=watchdog_seconds, **{**settings, **more})
 
 
 def client(port: int, key: str) -> linq.LinqAPIV3:

@@ -4,6 +4,7 @@ invisible, a memo sent from a file shows up in the live fragment, nothing is loa
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -88,7 +89,7 @@ def test_nothing_is_fetched_from_elsewhere(server: Server, tenant: Tenant) -> No
         page = client.get("/console/chats")
         assert page.status_code == 200
         assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
-        assert assets and all(a.startswith("/console") for a in assets), assets
+        assert assets and all(a.startswith(("/console", "#")) for a in assets), assets
         for asset in ("/console/static/console.css", "/console/static/console.js"):
             served = client.get(asset)
             assert served.status_code == 200 and "http://" not in served.text and "https://" not in served.text
@@ -101,3 +102,31 @@ def _upload(tenant: Tenant, made: Made) -> str:
     response = httpx.put(slot.upload_url, content=made.path.read_bytes(), headers=slot.required_headers)
     assert response.status_code == 200, response.text
     return slot.attachment_id
+
+
+def test_a_failed_memo_shows_its_code_and_reason_in_the_ticks(
+    server: Server, tenant: Tenant, corpus: dict[str, Made]
+) -> None:
+    chat_id = new_chat(tenant.client, tenant.line, "+19990000002")  # the sandbox fails these (FAST_DELIVERY)
+    memo = tenant.client.chats.send_voicememo(chat_id, attachment_id=_upload(tenant, corpus["wav-u8"])).voice_memo
+    with console(server) as client:
+        sign_in(client, tenant.partner.api_key.secret)
+        ticks = _eventually(
+            lambda: next(
+                m for m in client.get(f"/console/chats/{chat_id}/updates").json()["messages"] if m["id"] == memo.id
+            ),
+            lambda m: "failed" in m["state"],
+        )["ticks"]
+    assert "<strong>failed</strong>" in ticks and "code 4001" in ticks and "not reachable" in ticks
+    assert 'data-step="queued"' in ticks
+
+
+def _eventually(read, ok, seconds: float = 20.0):  # type: ignore[no-untyped-def]
+    """Read until ``ok(value)``, with a deadline (the work is the server's workers')."""
+    end = time.monotonic() + seconds
+    while True:
+        value = read()
+        if ok(value):
+            return value
+        assert time.monotonic() < end, value
+        time.sleep(0.1)

@@ -78,7 +78,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             "webhook_timeout": "3",
             "api_key_cache_seconds": "0",
         }
-        with serving(data_dir, port, **settings):
+        # one server for the module: its watchdog must outlast every test of it on a busy machine
+        with serving(data_dir, port, watchdog_seconds=900, **settings):
             yield Served(f"http://127.0.0.1:{port}", data_dir, hooks, failing)
 
 
@@ -104,7 +105,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, served: Served) -> Iterator[Page]:
     context = browser.new_context(base_url=served.base_url, viewport={"width": 1100, "height": 900})
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

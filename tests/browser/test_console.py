@@ -65,7 +65,7 @@ def test_sign_in_send_watch_delivered_and_play(
     # play the bubble: it plays through to the end, the waveform fills as it goes
     play = bubble.get_by_role("button", name=re.compile(r"Play voice memo, 0:02"))
     play.click()
-    page.wait_for_function("id => document.getElementById('a-' + id).ended", arg=message_id, timeout=20_000)
+    page.wait_for_function("id => document.getElementById('a-' + id).ended", arg=message_id, timeout=30_000)
     played = bubble.locator(".wave-played").evaluate("e => parseFloat(e.style.width)")
     assert played == pytest.approx(100, abs=0.5)
     # the original and the rendition, side by side: both previews are real Ogg/Opus the browser decodes
@@ -230,7 +230,7 @@ def browser_context_phone(browser, served: Served):  # type: ignore[no-untyped-d
     context = browser.new_context(
         base_url=served.base_url, viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True
     )
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)
     yield context.new_page()
     context.close()
 
@@ -244,7 +244,7 @@ def _tab_to(page: Page, selector: str, presses: int = 60) -> None:
     raise AssertionError(f"{selector} is not reachable with Tab")
 
 
-def _reload_until(page: Page, condition, seconds: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+def _reload_until(page: Page, condition, seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     """Reload the page until ``condition()`` holds, with a deadline (work done by the server's workers)."""
     import time
 
@@ -255,7 +255,7 @@ def _reload_until(page: Page, condition, seconds: float = 15.0) -> None:  # type
         page.reload()
 
 
-def _wait_until(condition, seconds: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_until(condition, seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     import time
 
     end = time.monotonic() + seconds
