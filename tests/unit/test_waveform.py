@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from audiogen import encode, voice_signal, with_silence
+from voicememo.audio.peaks import PeakMeter
 from voicememo.audio.probe import probe_file
 from voicememo.domain.waveform import PEAK_BUCKETS, Waveform, format_duration, render_svg
 
@@ -104,3 +105,7 @@ def test_durations_read_like_a_bubble() -> None:
 
 def test_speech_signal_helper_is_what_the_tests_assume() -> None:
     assert voice_signal(1, RATE).shape == (1, RATE)
+
+
+def test_a_meter_fed_nothing_reports_silence() -> None:
+    assert PeakMeter().buckets() == (0,) * PEAK_BUCKETS
