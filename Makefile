@@ -10,7 +10,7 @@ export UV_LINK_MODE := copy
 # Byte-compile at install: imports stay fast even where PYTHONDONTWRITEBYTECODE is set.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: setup run test lint typecheck unit bench fuzz clean
+.PHONY: setup run test lint typecheck unit bench fuzz clean console-screenshot
 
 $(UV): scripts/bootstrap_uv.py
 	$(PYTHON) scripts/bootstrap_uv.py $(UV)
@@ -51,6 +51,11 @@ fuzz: setup
 	$(VENV)/bin/python fuzz/run.py --seconds $(or $(FUZZ_SECONDS),120)
 	VOICEMEMO_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),20000) $(VENV)/bin/pytest -q -s -p no:cacheprovider \
 		tests/unit/test_fuzz_audio.py
+
+# docs/console.png, the README's screenshot, as the browser test that sends and plays a memo takes it
+console-screenshot: setup
+	VOICEMEMO_CONSOLE_SCREENSHOT=$(CURDIR)/docs/console.png $(VENV)/bin/pytest -q -p no:cacheprovider \
+		tests/browser/test_console.py -k test_sign_in_send_watch_delivered_and_play
 
 bench: setup
 	$(VENV)/bin/python benchmarks/probe.py

@@ -24,6 +24,7 @@ def voicememo_process(
     data_dir: Path,
     is_up: Callable[[Iterator[str]], None],
     keep: list[str] | None = None,
+    *,
     watchdog_seconds: float = 120,
     **settings: str,
 ) -> Iterator[subprocess.Popen[str]]:
@@ -66,10 +67,18 @@ def voicememo_process(
 
 
 def serving(
-    data_dir: Path, port: int, failpoints: str = "", processes: int = 1, keep: list[str] | None = None, **settings: str
+    data_dir: Path,
+    port: int,
+    failpoints: str = "",
+    processes: int = 1,
+    keep: list[str] | None = None,
+    *,
+    watchdog_seconds: float = 120,
+    **settings: str,
 ) -> AbstractContextManager[subprocess.Popen[str]]:
     """``processes``: `serve --workers`; ``settings``: more VOICEMEMO_* variables, by their lower-case name;
-    ``keep``: collects the server's output lines."""
+    ``keep``: collects the server's output lines; ``watchdog_seconds``: the server is killed after this long
+    whatever happens (a module's worth of tests on a busy machine needs more than the default)."""
 
     def is_up(lines: Iterator[str]) -> None:
         started = 0
@@ -85,7 +94,7 @@ def serving(
 
     command = ["serve", *(("--workers", str(processes)) if processes > 1 else ())]
     more = {"port": str(port), "failpoints": failpoints, "sandbox_read_delay": "-1"}
-    return voicememo_process(command, data_dir, is_up, keep, **{**settings, **more})
+    return voicememo_process(command, data_dir, is_up, keep, watchdog_seconds=watchdog_seconds, **{**settings, **more})
 
 
 def client(port: int, key: str) -> linq.LinqAPIV3:

@@ -81,6 +81,9 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
             break
     threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain: a full pipe would block it
     assert key, "".join(seen)
+    # `make run` prints where the console is, and (dev only) the operator's admin token
+    assert f"  console:  http://127.0.0.1:{port}/console" in "".join(seen), "".join(seen)
+    assert f"  operator: http://127.0.0.1:{port}/console/operator   admin token: " in "".join(seen)
     try:
         yield f"http://127.0.0.1:{port}", key, tmp_path / "data"
     finally:

@@ -17,6 +17,7 @@ from voicememo.api.metrics import router as metrics_router
 from voicememo.api.routes import attachments, capability, chats, messages, public, webhooks
 from voicememo.api.schemas import ErrorResponse
 from voicememo.api.trace import TraceMiddleware
+from voicememo.console.app import install as install_console
 from voicememo.container import Container
 from voicememo.logs import configure_logging
 from voicememo.settings import Settings
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(v3_router(), prefix="/api/partner/v3", include_in_schema=False)
     app.include_router(public.router)
     app.include_router(metrics_router)
+    install_console(app, the_container)
     errors.install(app, the_container.settings.public_base_url)
     # innermost: an exception no handler maps becomes a 500 response the other middlewares can see
     app.add_middleware(LastResortMiddleware, doc_base=the_container.settings.public_base_url)

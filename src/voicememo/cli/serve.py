@@ -19,6 +19,7 @@ from voicememo.api.app import create_app
 from voicememo.container import Container
 from voicememo.logs import configure_logging
 from voicememo.metrics import share_metrics
+from voicememo.services.console.admin_token import with_dev_admin_token
 from voicememo.settings import Settings
 from voicememo.storage.migrate import upgrade
 
@@ -49,16 +50,25 @@ def run_server(settings: Settings, *, dev: bool) -> None:
     share_metrics(settings, prune=True)
     upgrade(settings.database_url)
     note = asyncio.run(bootstrap_dev(settings)) if dev else ""
+    admin_token = None
+    if dev:  # the operator view needs an admin token: one is kept in the data dir unless configured
+        settings, admin_token = with_dev_admin_token(settings)
+    console = f"{settings.public_base_url}/console"
     if settings.log_format == "json":  # stdout too is one JSON object per line
         listening = {"event": "serving", "url": f"http://{settings.host}:{settings.port}"}
-        typer.echo(json.dumps({**listening, "base_url": settings.public_base_url}))
+        typer.echo(json.dumps({**listening, "base_url": settings.public_base_url, "console": console}))
         if note:  # the dev key, shown once: printed here, never logged
             typer.echo(json.dumps({"event": "dev_partner", "note": note}))
+        if admin_token:
+            typer.echo(json.dumps({"event": "dev_operator", "url": f"{console}/operator", "admin_token": admin_token}))
     else:
         typer.echo(f"voicememo listening on http://{settings.host}:{settings.port}")
         typer.echo(f"  base URL: {settings.public_base_url}   (SDK: LinqAPIV3(base_url=..., api_key=...))")
+        typer.echo(f"  console:  {console}   (sign in with an API key)")
         if note:
             typer.echo(note)
+        if admin_token:
+            typer.echo(f"  operator: {console}/operator   admin token: {admin_token}")
     if settings.api_processes == 1:
         app = create_app(settings)
         # log_config=None: uvicorn keeps the handlers configure_logging set (one format for every line)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 
@@ -77,6 +78,20 @@ class VoiceMemoService:
             fetched = await self.ctx.fetcher.fetch_to(voice_memo_url, path)
             intake = await check_and_store(self.ctx, partner_id, attachment_id, path)
         attachment = self._fetched_attachment(partner_id, attachment_id, fetched.filename, voice_memo_url, intake)
+        return await self._send_new(chat, attachment, intake)
+
+    async def send_file(self, partner_id: str, chat_id: str, path: Path, filename: str) -> VoiceMemoSent:
+        """A file already on this machine (the web console's upload): checked, measured and refused exactly
+        as a fetched URL's bytes are; ``path`` is consumed."""
+        chat = await self._sendable_chat(partner_id, chat_id)
+        await self.ctx.rate_limiter.check(chat.line_number, [h.handle for h in chat.recipients])
+        attachment_id = str(uuid.uuid4())
+        intake = await check_and_store(self.ctx, partner_id, attachment_id, path)
+        attachment = self._fetched_attachment(partner_id, attachment_id, filename, None, intake)
+        return await self._send_new(chat, attachment, intake)
+
+    async def _send_new(self, chat: Chat, attachment: Attachment, intake: Intake) -> VoiceMemoSent:
+        recipients = [h.handle for h in chat.recipients]
         try:
             message = await self._record(chat, attachment, new_attachment=True)
         except BaseException:
@@ -117,7 +132,7 @@ class VoiceMemoService:
             return _sendable(await ChatRepo(s).get(partner_id, chat_id))
 
     def _fetched_attachment(
-        self, partner_id: str, attachment_id: str, name: str, url: str, intake: Intake
+        self, partner_id: str, attachment_id: str, name: str, url: str | None, intake: Intake
     ) -> Attachment:
         info = intake.info
         extension = FORMATS[info.format].extension

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.domain.models import ApiKey, Partner
@@ -69,3 +69,21 @@ class PartnerRepo:
             stmt = stmt.where(ApiKeyRow.partner_id == partner_id)
         result = await self.s.execute(stmt.values(revoked_at=when))
         return bool(getattr(result, "rowcount", 0))
+
+    async def active_key_for_hash(self, key_hash: str) -> tuple[ApiKey, Partner] | None:
+        """The key (not revoked) with this hash and its partner: the console's sign-in."""
+        return await self._active_key(ApiKeyRow.key_hash == key_hash)
+
+    async def active_key(self, key_id: str) -> tuple[ApiKey, Partner] | None:
+        """The key with this id if it is still active, and its partner: each console request."""
+        return await self._active_key(ApiKeyRow.id == key_id)
+
+    async def _active_key(self, where: ColumnElement[bool]) -> tuple[ApiKey, Partner] | None:
+        row = (
+            await self.s.execute(
+                select(ApiKeyRow, PartnerRow)
+                .join(PartnerRow, ApiKeyRow.partner_id == PartnerRow.id)
+                .where(where, ApiKeyRow.revoked_at.is_(None))
+            )
+        ).first()
+        return (_key(row[0]), _partner(row[1])) if row else None
