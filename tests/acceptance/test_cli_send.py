@@ -55,7 +55,7 @@ def dev_server(data_dir: Path, **settings: str) -> Iterator[Server]:
             if "Uvicorn running on" in line:
                 return
 
-    with voicememo_process(["serve", "--dev"], data_dir, is_up, 900, port=str(port), **settings):
+    with voicememo_process(["serve", "--dev"], data_dir, is_up, watchdog_seconds=900, port=str(port), **settings):
         assert found, "serve --dev printed no API key"
         yield Server(f"http://127.0.0.1:{port}", found[0], data_dir)
 
