@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import linq
+from apiserver import Server
 
-from conftest import Server
 from voicememo.container import Container
 
 T = TypeVar("T")

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import httpx
 import linq
 import pytest
+from apiserver import Server, Tenant, running_server
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from audiogen import Made
-from conftest import Server, Tenant, running_server
 from logwatch import watched_logs
 
 

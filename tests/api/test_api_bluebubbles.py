@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import linq
 import pytest
+from apiserver import FAST_DELIVERY, Server, running_server
 from helpers import upload_file
 from sqlalchemy import select
 
 from audiogen import Made
-from conftest import FAST_DELIVERY, Server, running_server
 from fakebb import FakeMac, Fault, RunningMac, running_mac
 from origin import Origin
 from receiver import Receiver, webhook_receiver

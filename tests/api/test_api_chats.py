@@ -6,9 +6,8 @@ import base64
 
 import linq
 import pytest
+from apiserver import Server, Tenant
 from helpers import new_chat, new_handle
-
-from conftest import Server, Tenant
 
 TEXT = {"parts": [{"type": "text", "value": "hi"}]}
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import linq
 import pytest
+from apiserver import Server, Tenant
 from helpers import new_chat, new_handle, upload_file
 
 from audiogen import Made
-from conftest import Server, Tenant
 from receiver import Receiver, webhook_receiver
 from voicememo.audio.caf import read_caf
 from voicememo.audio.probe import probe_file

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from apiserver import Server, Tenant, running_server
 from helpers import new_chat, new_handle
 
 from audiogen import Made
-from conftest import Server, Tenant, running_server
 from voicememo.api import routes
 from voicememo.api.guard import GuardedRoute
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from apiserver import FAST_DELIVERY, Server, running_server
 from helpers import new_chat, upload_file
 from prometheus_client.parser import text_string_to_metric_families
 
 from audiogen import Made
-from conftest import FAST_DELIVERY, Server, running_server
 from origin import Origin
 from receiver import Receiver, webhook_receiver
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import linq
 import pytest
+from apiserver import Server, Tenant, running_server
 from helpers import new_chat, new_handle, upload_file
 
 from audiogen import Made
-from conftest import Server, Tenant, running_server
 
 
 def error_of(call: object) -> linq.APIStatusError:

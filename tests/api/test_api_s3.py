@@ -11,11 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from apiserver import FAST_DELIVERY, Server, Tenant, running_server
 from helpers import new_chat, upload_file
 
 import s3server
 from audiogen import Made
-from conftest import FAST_DELIVERY, Server, Tenant, running_server
 from receiver import Receiver, webhook_receiver
 from voicememo.container import Container
 from voicememo.senders.sandbox import read_outbox

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 import httpx
 import linq
 import pytest
+from apiserver import FAST_DELIVERY, Server, Tenant, running_server
 from helpers import new_chat
 
 import s3server
 from audiogen import Made
-from conftest import FAST_DELIVERY, Server, Tenant, running_server
 from voicememo.container import Container
 from voicememo.settings import Settings
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import schemathesis
+from apiserver import running_server
 from helpers import upload_file
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -23,7 +24,6 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from audiogen import Made
-from conftest import running_server
 from voicememo.container import Container
 
 #: the line `make run` creates, as the OpenAPI examples show it

@@ -7,10 +7,10 @@ from pathlib import Path
 import httpx
 import linq
 import pytest
+from apiserver import Server, Tenant
 from helpers import new_chat, new_handle, upload, upload_file
 
 from audiogen import Made, remux
-from conftest import Server, Tenant
 from origin import Origin
 from voicememo.audio.probe import probe_file
 

@@ -8,11 +8,11 @@ import time
 
 import httpx
 import pytest
+from apiserver import Server, Tenant
 from helpers import new_chat
 from test_console_session import console, csrf_of, sign_in
 
 from audiogen import Made
-from conftest import Server, Tenant
 
 PAGES = ["/console/chats", "/console/webhooks", "/console/lines", "/console/chats/x", "/console/chats/x/updates"]
 

@@ -11,13 +11,13 @@ import anyio
 import av
 import httpx
 import pytest
+from apiserver import Server, Tenant, running_server
 from consoles import with_container
 from helpers import upload_file
 from sqlalchemy import func, select
 
 import s3server
 from audiogen import Made
-from conftest import Server, Tenant, running_server
 from voicememo.audio.caf import read_caf
 from voicememo.audio.ogg import caf_opus_packets
 from voicememo.container import Container

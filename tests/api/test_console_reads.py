@@ -5,12 +5,12 @@ and tenant isolation."""
 from __future__ import annotations
 
 import pytest
+from apiserver import Server, Tenant
 from consoles import wait_status, with_container
 from helpers import new_chat, new_handle, upload_file
 from sqlalchemy import update
 
 from audiogen import Made
-from conftest import Server, Tenant
 from voicememo.container import Container
 from voicememo.errors import AttachmentNotFound, ChatNotFound, InvalidParameter
 from voicememo.storage.tables import AttachmentRow

@@ -11,8 +11,8 @@ import time
 
 import httpx
 import pytest
+from apiserver import Server, Tenant
 
-from conftest import Server, Tenant
 from voicememo.container import Container
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from apiserver import Server, Tenant
 from consoles import eventually, with_container
 from helpers import new_chat
 
-from conftest import Server, Tenant
 from receiver import Receiver, webhook_receiver
 from voicememo.container import Container
 from voicememo.errors import NotFound

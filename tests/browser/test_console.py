@@ -10,9 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browsing import ADMIN_TOKEN, Partner, Served
 from playwright.sync_api import Page, expect
-
-from conftest import ADMIN_TOKEN, Partner, Served
 
 pytestmark = [pytest.mark.xdist_group("browser"), pytest.mark.sqlite_only, pytest.mark.slow]
 
