@@ -48,8 +48,9 @@ def voicememo_process(
     watchdog.daemon = True
     watchdog.start()
     assert proc.stdout is not None
-    kept = keep if keep is not None else []
-    lines = (kept.append(line) or line for line in proc.stdout)
+    lines: Iterator[str] = iter(proc.stdout)
+    if keep is not None:
+        lines = (keep.append(line) or line for line in lines)
     is_up(lines)
     drain = threading.Thread(target=lambda: all(True for _ in lines), daemon=True)  # a full pipe would block it
     drain.start()
@@ -59,11 +60,12 @@ def voicememo_process(
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
-        drain.join(timeout=10)  # the last lines (shutdown) are kept too
         watchdog.cancel()
         # the audio pool of a SIGKILLed process goes with its process group
         with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+        if keep is not None:
+            drain.join(timeout=10)  # the last lines (shutdown) are kept too: the pipe ends with the group
 
 
 def serving(
