@@ -22,8 +22,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from receiver import Receiver
-from voicememo.api.app import create_app
 from voicememo.container import Container
+from voicememo.server import create_app
 from voicememo.settings import Settings
 from voicememo.storage.migrate import upgrade
 

@@ -18,8 +18,8 @@ import uvicorn
 
 import testdb
 from origin import Origin, https_origin
-from voicememo.api.app import create_app
 from voicememo.container import Container
+from voicememo.server import create_app
 from voicememo.services.admin import NewPartner
 from voicememo.settings import Settings
 from voicememo.storage.migrate import upgrade

@@ -104,7 +104,7 @@ def loaded():
 if __name__ == "__main__":
     import json
 
-    import voicememo.api.app  # the parent holds the whole app, as under `voicememo serve`
+    import voicememo.server  # the parent holds the whole app, as under `voicememo serve`
     from voicememo.audio.pool import start_workers
 
     with start_workers(1) as pool:

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 import testdb
 from logwatch import LogWatch, watched_logs
-from voicememo.api.app import create_app
 from voicememo.container import Container
+from voicememo.server import create_app
 from voicememo.settings import Settings
 from voicememo.storage.migrate import upgrade
 from voicememo.storage.repos.jobs import RUNNING

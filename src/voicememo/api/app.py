@@ -1,9 +1,12 @@
-"""The ASGI app factory: one app per container, nothing built at import time."""
+"""The API's ASGI app: one app per container, nothing built at import time.
+
+The whole server (the API plus the console beside it) is assembled in ``voicememo.server``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -17,9 +20,7 @@ from voicememo.api.metrics import router as metrics_router
 from voicememo.api.routes import attachments, capability, chats, messages, public, webhooks
 from voicememo.api.schemas import ErrorResponse
 from voicememo.api.trace import TraceMiddleware
-from voicememo.console.app import install as install_console
 from voicememo.container import Container
-from voicememo.logs import configure_logging
 from voicememo.settings import Settings
 
 
@@ -30,7 +31,12 @@ def v3_router() -> APIRouter:
     return router
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    extend: Callable[[FastAPI, Container], None] | None = None,
+) -> FastAPI:
+    """``extend`` adds what sits beside the API (the console) before the error handlers and middlewares."""
     owned = container is None
     the_container = container or Container(settings or Settings())
 
@@ -65,7 +71,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(v3_router(), prefix="/api/partner/v3", include_in_schema=False)
     app.include_router(public.router)
     app.include_router(metrics_router)
-    install_console(app, the_container)
+    if extend is not None:
+        extend(app, the_container)
     errors.install(app, the_container.settings.public_base_url)
     # innermost: an exception no handler maps becomes a 500 response the other middlewares can see
     app.add_middleware(LastResortMiddleware, doc_base=the_container.settings.public_base_url)
@@ -73,11 +80,3 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.add_middleware(MetricsMiddleware, metrics=the_container.metrics)  # sees the 500s LastResort makes
     app.add_middleware(TraceMiddleware)  # added last = outermost: every response carries the trace id
     return app
-
-
-def app_factory() -> FastAPI:
-    """Entry point for ``uvicorn --factory voicememo.api.app:app_factory`` and each ``serve --workers`` process
-    (settings from the environment: nothing of the parent's memory reaches a spawned process)."""
-    settings = Settings()
-    configure_logging(settings.log_format)
-    return create_app(settings)

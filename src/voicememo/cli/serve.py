@@ -15,10 +15,10 @@ import os
 import typer
 import uvicorn
 
-from voicememo.api.app import create_app
 from voicememo.container import Container
 from voicememo.logs import configure_logging
 from voicememo.metrics import share_metrics
+from voicememo.server import create_app
 from voicememo.services.console.admin_token import with_dev_admin_token
 from voicememo.settings import Settings
 from voicememo.storage.migrate import upgrade
@@ -78,7 +78,7 @@ def run_server(settings: Settings, *, dev: bool) -> None:
         typer.echo(f"  warning: {warning}", err=True)
     os.environ.update(settings.to_environ())
     uvicorn.run(
-        "voicememo.api.app:app_factory",
+        "voicememo.server:app_factory",
         factory=True,
         workers=settings.api_processes,
         host=settings.host,
