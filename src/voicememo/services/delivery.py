@@ -2,8 +2,9 @@
 
 Each part is one provider item, sent exactly once (``services/sending.py``). Once the last
 is accepted the message is ``sent``, in one transaction with the send record, the chat's
-provider id and the reconciliation poll. A sender's permanent refusal fails the message
-(4001, with its reason); anything retryable is retried with back-off, then fails. A memo
+provider id and the reconciliation poll (and with any receipt the sender answered with at
+once). A sender's permanent refusal fails the message (4001, with its reason); anything
+retryable is retried with back-off, then fails. A memo
 that the provider says went without the audio-message flag is reported failed, never as a
 bubble.
 """
@@ -20,7 +21,7 @@ from voicememo.jobs.retry import RetryPolicy
 from voicememo.senders.base import Accepted, ChatRef, FilePayload, LineSender, Outgoing, SendRejected
 from voicememo.services.context import ServiceContext
 from voicememo.services.lines import LineService
-from voicememo.services.receipts import schedule_reconcile
+from voicememo.services.receipts import ReceiptService, schedule_reconcile
 from voicememo.services.renditions import Renditions, local_copy
 from voicememo.services.sending import Dispatcher
 from voicememo.services.tracker import Tracker
@@ -49,6 +50,7 @@ class DeliverHandler:
         self.ctx = ctx
         self.lines = lines
         self.tracker = Tracker(ctx)
+        self.receipts = ReceiptService(ctx)
         self.dispatcher = Dispatcher(ctx)
         self.renditions = Renditions(ctx)
         self.policy = RetryPolicy(base_seconds=ctx.settings.delivery_retry_base_seconds)
@@ -121,6 +123,7 @@ class DeliverHandler:
         transaction; True when the message is settled."""
         moved: Message | None = None
         error: str | None = None
+        later: list[tuple[Message, str | None]] = []
         async with self.ctx.db.write() as s:
             now = self.ctx.clock()
             await SendRepo(s).accepted(message.id, item.seq, accepted.provider_message_id, now)
@@ -145,10 +148,18 @@ class DeliverHandler:
                 )
                 if moved is not None and status is DeliveryStatus.SENT:
                     await schedule_reconcile(self.ctx, s, moved, line.id)
+            if accepted.receipts and not error:  # answered at once: applied here, as a receipt job would
+                current = moved or message
+                for event in accepted.receipts:
+                    for receipt_move in await self.receipts.apply_in(s, current, chat, event):
+                        current = receipt_move
+                        later.append((receipt_move, event.reason))
             settled = bool(error) or last
             if settled:
                 await JobRepo(s).settle_done(job, now=now)
         self.tracker.announce(moved, error)
+        for receipt_move, reason in later:
+            self.tracker.announce(receipt_move, reason)
         return settled
 
     async def _failed(self, job: Job, message: Message, seq: int | None, reason: str) -> bool:
