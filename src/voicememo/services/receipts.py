@@ -89,11 +89,13 @@ class ReceiptService:
             return [m for m in moves if m is not None]
         repo = ReceiptRepo(s)
         everyone = [h.handle for h in chat.recipients]
+        receipts: dict[str, tuple[datetime | None, datetime | None]] = {}
         for handle in [event.handle] if event.handle else everyone:
-            await repo.record(message.id, handle, event.kind.value, event.at)
+            receipts[handle] = await repo.record(message.id, handle, event.kind.value, event.at)
         if message.delivery_status not in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED):
             return []  # not sent yet (an earlier part's receipt) or already read/failed: nothing can move
-        receipts = await repo.for_message(message.id)
+        if not set(everyone) <= receipts.keys():  # a group's receipt for one member: read the others'
+            receipts = await repo.for_message(message.id)
         for status, column, allowed in (
             (DeliveryStatus.DELIVERED, 0, {DeliveryStatus.SENT}),
             (DeliveryStatus.READ, 1, {DeliveryStatus.SENT, DeliveryStatus.DELIVERED}),
