@@ -29,6 +29,8 @@ from voicememo.storage.notify import JobListener, listens
 from voicememo.storage.repos.jobs import Job, JobRepo
 
 log = structlog.get_logger("voicememo.worker")
+#: how long a worker with a single free slot waits for another to free before it claims
+_GATHER_SECONDS = 0.01
 
 
 class Handler(Protocol):
@@ -92,6 +94,8 @@ class Worker:
         self.draining = asyncio.Event()  # set once the worker stops claiming and drains
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._running: set[asyncio.Task[None]] = set()
+        #: claim when this many slots are free (or nothing runs, or after a short wait)
+        self._refill = max(1, concurrency // 2)
         #: rings the doorbell on other processes' enqueues (None: SQLite, polling only)
         self.listener = JobListener(db.url, lambda _kind: self.wakeup.ring()) if listens(db.url) else None
 
@@ -101,6 +105,9 @@ class Worker:
         try:
             while not stop.is_set():
                 free = self.concurrency - len(self._running)
+                if 0 < free < self._refill and self._running:
+                    await self._gather_slots()
+                    free = self.concurrency - len(self._running)
                 try:
                     jobs = await self._claim(free) if free > 0 else []
                 except Exception:  # a database hiccup must not end delivery: log, wait, try again
@@ -137,6 +144,12 @@ class Worker:
         await asyncio.gather(*late, return_exceptions=True)
         if late:
             log.warning("worker_interrupted_jobs", action="released", worker=self.name, jobs=len(late))
+
+    async def _gather_slots(self) -> None:
+        """Under load jobs end one at a time, and a claim per freed slot cost as much as a small job:
+        wait a moment (until another job ends, at most ``_GATHER_SECONDS``) so one claim refills several."""
+        await asyncio.wait(set(self._running), timeout=_GATHER_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.sleep(0)  # let done-callbacks of tasks that just ended run
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
