@@ -26,12 +26,15 @@ from voicememo.services.renditions import Renditions, local_copy
 from voicememo.services.sending import Dispatcher
 from voicememo.services.tracker import Tracker
 from voicememo.storage.repos.chats import ChatRepo
+from voicememo.storage.repos.delivery import StoredRendition
 from voicememo.storage.repos.jobs import Job, JobRepo
 from voicememo.storage.repos.lines import LineRepo
 from voicememo.storage.repos.messages import MessageRepo
 from voicememo.storage.repos.sends import SendRecord, SendRepo
 
 DELIVER_JOB = "deliver"
+#: what a delivery reads first: message, chat, line (with its sealed secret), send records, stored renditions
+_Loaded = tuple[Message, Chat, tuple[Line, str | None] | None, dict[int, SendRecord], dict[int, StoredRendition | None]]
 
 
 async def enqueue_delivery(ctx: ServiceContext, s: AsyncSession, message: Message) -> None:
@@ -60,7 +63,7 @@ class DeliverHandler:
         loaded = await self._load(job.payload["partner_id"], job.payload["message_id"])
         if loaded is None:
             return None
-        message, chat, line, records = loaded
+        message, chat, line, records, cached = loaded
         if message.delivery_status is not DeliveryStatus.QUEUED:
             return None  # already settled (a re-run after a crash): nothing to do twice
         if line is None:
@@ -72,7 +75,9 @@ class DeliverHandler:
         try:
             sender = self.lines.bind(*line)  # a password sealed under another key: refused for good
             for seq, part in enumerate(message.parts):
-                item, accepted = await self._send_part(sender, line[0], message, ref, part, records.get(seq), seq)
+                item, accepted = await self._send_part(
+                    sender, line[0], message, ref, part, records.get(seq), seq, cached.get(seq)
+                )
                 ref = replace(ref, provider_chat_id=accepted.provider_chat_id or ref.provider_chat_id)
                 last = seq == len(message.parts) - 1
                 if await self._accepted(job, message, chat, line[0], item, accepted, last=last):
@@ -83,8 +88,12 @@ class DeliverHandler:
 
     async def _load(
         self, partner_id: str, message_id: str
-    ) -> tuple[Message, Chat, tuple[Line, str | None] | None, dict[int, SendRecord]] | None:
-        """The message, its chat, its line (with the sealed secret) and its send records: one read."""
+    ) -> (
+        tuple[Message, Chat, tuple[Line, str | None] | None, dict[int, SendRecord], dict[int, StoredRendition | None]]
+        | None
+    ):
+        """The message, its chat, its line (with the sealed secret), its send records and the stored
+        renditions of its audio parts: one read."""
         async with self.ctx.db.read() as s:
             message = await MessageRepo(s).get(partner_id, message_id)
             chat = await ChatRepo(s).get(partner_id, message.chat_id) if message else None
@@ -92,7 +101,13 @@ class DeliverHandler:
                 return None
             line = await LineRepo(s).with_secret(chat.line_id)
             records = await SendRepo(s).for_message(message_id)
-        return message, chat, line, records
+            queued = DeliveryStatus.QUEUED
+            cached = {
+                seq: await self.renditions.cached_in(s, part.attachment, message.service)
+                for seq, part in enumerate(message.parts)
+                if part.attachment is not None and seq not in records and message.delivery_status is queued
+            }
+        return message, chat, line, records, cached
 
     async def _send_part(
         self,
@@ -103,11 +118,14 @@ class DeliverHandler:
         part: MessagePart,
         record: SendRecord | None,
         seq: int,
+        cached: StoredRendition | None,
     ) -> tuple[Outgoing, Accepted]:
         item = Outgoing(message.id, seq, ref, text=part.value if part.type == "text" else None)
         if part.attachment is None:
             return item, await self.dispatcher.dispatch(sender, line.sender_kind, line.id, item, record)
-        rendition = await self.renditions.for_service(part.attachment, message.service)
+        rendition = await self.renditions.for_service(
+            part.attachment, message.service, cached, looked_up=record is None
+        )
         async with local_copy(self.ctx, rendition.blob_key) as path:
             item = replace(
                 item,
