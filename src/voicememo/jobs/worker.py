@@ -118,9 +118,9 @@ class Worker:
                     task = asyncio.create_task(self._execute(job))
                     self._running.add(task)
                     task.add_done_callback(self._done)
-                if not jobs or free <= len(jobs):
-                    # every slot taken: a freed slot rings, so when the next job is due does not matter yet
-                    await self._idle(stop, busy=bool(jobs) or free <= 0)
+                # every slot taken: a freed slot rings, so when the next job is due does not matter yet;
+                # fewer claimed than asked for: nothing else can run now, no need to claim again at once
+                await self._idle(stop, busy=free <= len(jobs))
         finally:
             await self._drain()
             if listening is not None:
@@ -162,8 +162,12 @@ class Worker:
         if not busy:
             async with self.db.read() as s:
                 due = await JobRepo(s).next_due()
-            if due is not None:
-                timeout = max(0.0, min(timeout, (due - self.clock()).total_seconds()))
+            ahead = None if due is None else (due - self.clock()).total_seconds()
+            # a job already due that the claim just left waits behind an earlier job of its order key
+            # (whose end rings here, or, in another process, is found by the poll): looping at once
+            # would spin on claims until then
+            if ahead is not None and ahead > 0:
+                timeout = min(timeout, ahead)
         waiter = asyncio.create_task(self.wakeup.wait(timeout))
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
