@@ -86,12 +86,7 @@ class DeliverHandler:
             return await self._failed(job, message, seq, exc.message if isinstance(exc, SendRejected) else str(exc))
         return None
 
-    async def _load(
-        self, partner_id: str, message_id: str
-    ) -> (
-        tuple[Message, Chat, tuple[Line, str | None] | None, dict[int, SendRecord], dict[int, StoredRendition | None]]
-        | None
-    ):
+    async def _load(self, partner_id: str, message_id: str) -> _Loaded | None:
         """The message, its chat, its line (with the sealed secret), its send records and the stored
         renditions of its audio parts: one read."""
         async with self.ctx.db.read() as s:
