@@ -69,6 +69,9 @@ def blob_store(settings: Settings) -> BlobStore:
             region=settings.s3_region or None,
             access_key_id=settings.s3_access_key_id or None,
             secret_access_key=settings.s3_secret_access_key,
+            connect_timeout=settings.s3_connect_timeout_seconds,
+            read_timeout=settings.s3_read_timeout_seconds,
+            max_attempts=settings.s3_max_attempts,
         )
     )
 

@@ -21,7 +21,8 @@ Each class carries the HTTP status and the Linq contract code (see api.md §1)::
     ├── PayloadTooLarge (413, 5001)
     ├── RateLimited (429, 1007)
     ├── InternalError (500, 3006)
-    └── LineUnavailable (503, 4010: the line's sender could not answer; nothing was written)
+    ├── LineUnavailable (503, 4010: the line's sender could not answer; nothing was written)
+    └── StorageUnavailable (503, 3006: the blob store failed or timed out; nothing was written)
 
 Foreign errors (FFmpeg, httpx, SQLAlchemy) are mapped where they happen with
 ``raise Mine(...) from exc``; nothing else reaches the client.
@@ -189,3 +190,12 @@ class LineUnavailable(VoicememoError):
     def __init__(self, message: str, *, retry: bool = True) -> None:
         super().__init__(message)
         self.should_retry = retry
+
+
+class StorageUnavailable(VoicememoError):
+    """The blob store (an S3 bucket) failed or did not answer in time; the request changed nothing and
+    may be tried again. The contract's internal-error code, with 503 and a retry hint rather than 500."""
+
+    status = 503
+    code = 3006
+    should_retry = True

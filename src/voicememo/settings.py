@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     #: empty: boto3's own credential chain (environment, ~/.aws, instance role)
     s3_access_key_id: str = ""
     s3_secret_access_key: SecretStr | None = None
+    #: how long to wait for a connection to the store, and for each answer (boto3's own defaults are
+    #: 60 s each, so a hung store held a request for minutes); a call is tried this many times in all
+    #: (network errors, timeouts, 5xx and throttling are retried) before it fails with a clear error
+    s3_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    s3_read_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    s3_max_attempts: int = Field(default=3, ge=1, le=10)
     #: downloads answer with a redirect to a presigned GET on the bucket, valid this long, instead of
     #: passing the bytes through this server
     s3_presign_downloads: bool = False

@@ -17,7 +17,7 @@ from voicememo.server import create_app
 from voicememo.settings import Settings
 from voicememo.storage.migrate import upgrade
 from voicememo.storage.repos.jobs import RUNNING
-from voicememo.storage.tables import JobRow
+from voicememo.storage.tables import JobRow, MessageRow
 
 LINE = "+15550600001"
 
@@ -71,5 +71,11 @@ async def serve_one_chat(settings: Settings) -> None:
                 await s.execute(select(JobRow.id).where(JobRow.lease_owner.is_not(None), JobRow.status == RUNNING))
             ).all()
         assert leased == []
+        # the sandbox answered with the receipt (delay 0): applied in the send's own transaction, not as a job
+        async with container.ctx.db.read() as s:
+            kinds = set((await s.scalars(select(JobRow.kind))).all())
+            status = await s.scalar(select(MessageRow.delivery_status).where(MessageRow.id == message_id))
+        assert "receipt" not in kinds and "deliver" in kinds, kinds
+        assert status == "delivered"
     finally:
         await container.aclose()

@@ -23,8 +23,10 @@ from voicememo.errors import (
     MissingField,
     NotFound,
     RateLimited,
+    StorageUnavailable,
     VoicememoError,
 )
+from voicememo.storage.blobs import BlobStoreError
 
 log = structlog.get_logger("voicememo.api")
 
@@ -98,6 +100,15 @@ def install(app: FastAPI, doc_base: str) -> None:
         if exc.status >= 500:
             log.error("request_failed", action="error", code=exc.code, message=exc.message)
         return error_response(exc, doc_base)
+
+    @app.exception_handler(BlobStoreError)
+    async def _store(_request: Request, exc: BlobStoreError) -> Response:
+        # the store's own words (bucket, key, its error code) go to the log; the caller learns what it can do
+        log.error("blob_store_failed", action="error", reason=str(exc))
+        unavailable = StorageUnavailable(
+            "The file store did not answer or refused the request; nothing was stored. Try again shortly."
+        )
+        return error_response(unavailable, doc_base)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:

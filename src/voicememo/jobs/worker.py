@@ -30,6 +30,8 @@ from voicememo.storage.repos.jobs import Job, JobRepo
 from voicememo.tracing import current_trace_id, set_trace_id
 
 log = structlog.get_logger("voicememo.worker")
+#: how long a worker with a single free slot waits for another to free before it claims
+_GATHER_SECONDS = 0.01
 
 
 class Handler(Protocol):
@@ -96,6 +98,8 @@ class Worker:
         self._running: set[asyncio.Task[None]] = set()
         #: told (kind, "done" | "retried" | "dead") as each run ends: the metrics
         self.on_outcome = on_outcome or (lambda _kind, _outcome: None)
+        #: claim when this many slots are free (or nothing runs, or after a short wait)
+        self._refill = max(1, concurrency // 2)
         #: rings the doorbell on other processes' enqueues (None: SQLite, polling only)
         self.listener = JobListener(db.url, lambda _kind: self.wakeup.ring()) if listens(db.url) else None
 
@@ -105,6 +109,9 @@ class Worker:
         try:
             while not stop.is_set():
                 free = self.concurrency - len(self._running)
+                if 0 < free < self._refill and self._running:
+                    await self._gather_slots()
+                    free = self.concurrency - len(self._running)
                 try:
                     jobs = await self._claim(free) if free > 0 else []
                 except Exception:  # a database hiccup must not end delivery: log, wait, try again
@@ -115,9 +122,9 @@ class Worker:
                     task = asyncio.create_task(self._execute(job))
                     self._running.add(task)
                     task.add_done_callback(self._done)
-                if not jobs or free <= len(jobs):
-                    # every slot taken: a freed slot rings, so when the next job is due does not matter yet
-                    await self._idle(stop, busy=bool(jobs) or free <= 0)
+                # every slot taken: a freed slot rings, so when the next job is due does not matter yet;
+                # fewer claimed than asked for: nothing else can run now, no need to claim again at once
+                await self._idle(stop, busy=free <= len(jobs))
         finally:
             await self._drain()
             if listening is not None:
@@ -142,6 +149,12 @@ class Worker:
         if late:
             log.warning("worker_interrupted_jobs", action="released", worker=self.name, jobs=len(late))
 
+    async def _gather_slots(self) -> None:
+        """Under load jobs end one at a time, and a claim per freed slot cost as much as a small job:
+        wait a moment (until another job ends, at most ``_GATHER_SECONDS``) so one claim refills several."""
+        await asyncio.wait(set(self._running), timeout=_GATHER_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.sleep(0)  # let done-callbacks of tasks that just ended run
+
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
         self.wakeup.ring()  # a slot is free
@@ -153,8 +166,12 @@ class Worker:
         if not busy:
             async with self.db.read() as s:
                 due = await JobRepo(s).next_due()
-            if due is not None:
-                timeout = max(0.0, min(timeout, (due - self.clock()).total_seconds()))
+            ahead = None if due is None else (due - self.clock()).total_seconds()
+            # a job already due that the claim just left waits behind an earlier job of its order key
+            # (whose end rings here, or, in another process, is found by the poll): looping at once
+            # would spin on claims until then
+            if ahead is not None and ahead > 0:
+                timeout = min(timeout, ahead)
         waiter = asyncio.create_task(self.wakeup.wait(timeout))
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)

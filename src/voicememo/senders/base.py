@@ -104,6 +104,9 @@ class Accepted:
     provider_chat_id: str | None = None
     #: whether the provider says it went flagged as an audio message (a bubble); None: it does not say
     audio_message: bool | None = None
+    #: receipts the provider reported with its answer (the sandbox with a delay of 0): applied in the same
+    #: transaction as the acceptance, so they need no job of their own
+    receipts: tuple[ReceiptEvent, ...] = ()
 
 
 class ReceiptKind(StrEnum):

@@ -9,7 +9,7 @@ Every item "sent" is recorded under ``outbox/<send id>/``: the exact file and a
 directory appears with one atomic rename. Like a real provider it does not de-duplicate: a
 second send of the same item is recorded beside the first (``<send id>.again-…``), so a
 core that sent twice would show it. Receipts are scheduled through the receipt sink, as
-jobs, at the configured delays.
+jobs, at the configured delays; those with a delay of 0 come back with the send's answer.
 """
 
 from __future__ import annotations
@@ -102,8 +102,9 @@ class SandboxSender:
         provider_id = f"{_PROVIDER_PREFIX}{item.send_id}:{uuid.uuid4().hex[:12]}"
         sent_at = utcnow()
         await anyio.to_thread.run_sync(self._record, item, provider_id, sent_at)
-        await self.sink.later(self.line.line_id, self._receipts(item, provider_id, sent_at))
-        return Accepted(provider_id, provider_chat_id=item.chat.provider_chat_id or f"sandbox;{item.chat.chat_id}")
+        at_once = await self._schedule(self._receipts(item, provider_id, sent_at))
+        chat_id = item.chat.provider_chat_id or f"sandbox;{item.chat.chat_id}"
+        return Accepted(provider_id, provider_chat_id=chat_id, receipts=at_once)
 
     async def find_earlier(self, item: Outgoing, since: datetime, known: frozenset[str]) -> Accepted | None:
         record = await anyio.to_thread.run_sync(_read_record, self.config.outbox / item.send_id)
@@ -116,8 +117,10 @@ class SandboxSender:
             (event, max(0.0, (sent_at + timedelta(seconds=after) - now).total_seconds()))
             for event, after in self._receipts_for(record, sent_at)
         ]
-        await self.sink.later(self.line.line_id, due)
-        return Accepted(str(record["provider_message_id"]), provider_chat_id=record.get("provider_chat_id"))
+        at_once = await self._schedule(due)
+        return Accepted(
+            str(record["provider_message_id"]), provider_chat_id=record.get("provider_chat_id"), receipts=at_once
+        )
 
     async def poll(self, provider_message_id: str, chat: ChatRef) -> list[ReceiptEvent]:
         send_id = provider_message_id.removeprefix(_PROVIDER_PREFIX).rsplit(":", 1)[0]
@@ -139,6 +142,14 @@ class SandboxSender:
 
     async def aclose(self) -> None:
         return None
+
+    async def _schedule(self, receipts: list[tuple[ReceiptEvent, float]]) -> tuple[ReceiptEvent, ...]:
+        """Receipts due later become jobs; those due at once (a delay of 0) go back with the answer,
+        for the core to apply in the acceptance's own transaction (a job each cost more than the send)."""
+        later = [(event, after) for event, after in receipts if after > 0]
+        if later:
+            await self.sink.later(self.line.line_id, later)
+        return tuple(event for event, after in receipts if after <= 0)
 
     def _receipts(self, item: Outgoing, provider_id: str, sent_at: datetime) -> list[tuple[ReceiptEvent, float]]:
         record = {

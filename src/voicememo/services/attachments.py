@@ -32,6 +32,7 @@ from voicememo.errors import (
 )
 from voicememo.services.context import ServiceContext
 from voicememo.services.intake import check_and_store
+from voicememo.storage.blobs import BlobStoreError
 from voicememo.storage.incoming import TooLarge, temp_path, write_stream
 from voicememo.storage.repos.attachments import AttachmentRepo
 from voicememo.storage.repos.delivery import RenditionRepo
@@ -257,6 +258,8 @@ async def _check_and_complete(
     except (UnsupportedAudio, ContentTypeMismatch) as exc:
         await _fail(ctx, partner_id, attachment_id, exc.message)
         raise
+    except BlobStoreError:
+        raise  # the store failed, not the file: the attachment stays pending, to be uploaded again
     except Exception:
         # A bug of ours must not leave the attachment pending with no word on why.
         await _fail(

@@ -2,8 +2,9 @@
 
 Each part is one provider item, sent exactly once (``services/sending.py``). Once the last
 is accepted the message is ``sent``, in one transaction with the send record, the chat's
-provider id and the reconciliation poll. A sender's permanent refusal fails the message
-(4001, with its reason); anything retryable is retried with back-off, then fails. A memo
+provider id and the reconciliation poll (and with any receipt the sender answered with at
+once). A sender's permanent refusal fails the message (4001, with its reason); anything
+retryable is retried with back-off, then fails. A memo
 that the provider says went without the audio-message flag is reported failed, never as a
 bubble.
 """
@@ -20,17 +21,20 @@ from voicememo.jobs.retry import RetryPolicy
 from voicememo.senders.base import Accepted, ChatRef, FilePayload, LineSender, Outgoing, SendRejected
 from voicememo.services.context import ServiceContext
 from voicememo.services.lines import LineService
-from voicememo.services.receipts import schedule_reconcile
+from voicememo.services.receipts import ReceiptService, schedule_reconcile
 from voicememo.services.renditions import Renditions, local_copy
 from voicememo.services.sending import Dispatcher
 from voicememo.services.tracker import Tracker
 from voicememo.storage.repos.chats import ChatRepo
+from voicememo.storage.repos.delivery import StoredRendition
 from voicememo.storage.repos.jobs import Job, JobRepo
 from voicememo.storage.repos.lines import LineRepo
 from voicememo.storage.repos.messages import MessageRepo
 from voicememo.storage.repos.sends import SendRecord, SendRepo
 
 DELIVER_JOB = "deliver"
+#: what a delivery reads first: message, chat, line (with its sealed secret), send records, stored renditions
+_Loaded = tuple[Message, Chat, tuple[Line, str | None] | None, dict[int, SendRecord], dict[int, StoredRendition | None]]
 
 
 async def enqueue_delivery(ctx: ServiceContext, s: AsyncSession, message: Message) -> None:
@@ -49,6 +53,7 @@ class DeliverHandler:
         self.ctx = ctx
         self.lines = lines
         self.tracker = Tracker(ctx)
+        self.receipts = ReceiptService(ctx)
         self.dispatcher = Dispatcher(ctx)
         self.renditions = Renditions(ctx)
         self.policy = RetryPolicy(base_seconds=ctx.settings.delivery_retry_base_seconds)
@@ -58,7 +63,7 @@ class DeliverHandler:
         loaded = await self._load(job.payload["partner_id"], job.payload["message_id"])
         if loaded is None:
             return None
-        message, chat, line, records = loaded
+        message, chat, line, records, cached = loaded
         if message.delivery_status is not DeliveryStatus.QUEUED:
             return None  # already settled (a re-run after a crash): nothing to do twice
         if line is None:
@@ -70,7 +75,9 @@ class DeliverHandler:
         try:
             sender = self.lines.bind(*line)  # a password sealed under another key: refused for good
             for seq, part in enumerate(message.parts):
-                item, accepted = await self._send_part(sender, line[0], message, ref, part, records.get(seq), seq)
+                item, accepted = await self._send_part(
+                    sender, line[0], message, ref, part, records.get(seq), seq, cached.get(seq)
+                )
                 ref = replace(ref, provider_chat_id=accepted.provider_chat_id or ref.provider_chat_id)
                 last = seq == len(message.parts) - 1
                 if await self._accepted(job, message, chat, line[0], item, accepted, last=last):
@@ -79,10 +86,9 @@ class DeliverHandler:
             return await self._failed(job, message, seq, exc.message if isinstance(exc, SendRejected) else str(exc))
         return None
 
-    async def _load(
-        self, partner_id: str, message_id: str
-    ) -> tuple[Message, Chat, tuple[Line, str | None] | None, dict[int, SendRecord]] | None:
-        """The message, its chat, its line (with the sealed secret) and its send records: one read."""
+    async def _load(self, partner_id: str, message_id: str) -> _Loaded | None:
+        """The message, its chat, its line (with the sealed secret), its send records and the stored
+        renditions of its audio parts: one read."""
         async with self.ctx.db.read() as s:
             message = await MessageRepo(s).get(partner_id, message_id)
             chat = await ChatRepo(s).get(partner_id, message.chat_id) if message else None
@@ -90,7 +96,13 @@ class DeliverHandler:
                 return None
             line = await LineRepo(s).with_secret(chat.line_id)
             records = await SendRepo(s).for_message(message_id)
-        return message, chat, line, records
+            queued = DeliveryStatus.QUEUED
+            cached = {
+                seq: await self.renditions.cached_in(s, part.attachment, message.service)
+                for seq, part in enumerate(message.parts)
+                if part.attachment is not None and seq not in records and message.delivery_status is queued
+            }
+        return message, chat, line, records, cached
 
     async def _send_part(
         self,
@@ -101,11 +113,14 @@ class DeliverHandler:
         part: MessagePart,
         record: SendRecord | None,
         seq: int,
+        cached: StoredRendition | None,
     ) -> tuple[Outgoing, Accepted]:
         item = Outgoing(message.id, seq, ref, text=part.value if part.type == "text" else None)
         if part.attachment is None:
             return item, await self.dispatcher.dispatch(sender, line.sender_kind, line.id, item, record)
-        rendition = await self.renditions.for_service(part.attachment, message.service)
+        rendition = await self.renditions.for_service(
+            part.attachment, message.service, cached, looked_up=record is None
+        )
         async with local_copy(self.ctx, rendition.blob_key) as path:
             item = replace(
                 item,
@@ -121,6 +136,7 @@ class DeliverHandler:
         transaction; True when the message is settled."""
         moved: Message | None = None
         error: str | None = None
+        later: list[tuple[Message, str | None]] = []
         async with self.ctx.db.write() as s:
             now = self.ctx.clock()
             await SendRepo(s).accepted(message.id, item.seq, accepted.provider_message_id, now)
@@ -145,10 +161,18 @@ class DeliverHandler:
                 )
                 if moved is not None and status is DeliveryStatus.SENT:
                     await schedule_reconcile(self.ctx, s, moved, line.id)
+            if accepted.receipts and not error:  # answered at once: applied here, as a receipt job would
+                current = moved or message
+                for event in accepted.receipts:
+                    for receipt_move in await self.receipts.apply_in(s, current, chat, event):
+                        current = receipt_move
+                        later.append((receipt_move, event.reason))
             settled = bool(error) or last
             if settled:
                 await JobRepo(s).settle_done(job, now=now)
         self.tracker.announce(moved, error)
+        for receipt_move, reason in later:
+            self.tracker.announce(receipt_move, reason)
         return settled
 
     async def _failed(self, job: Job, message: Message, seq: int | None, reason: str) -> bool:

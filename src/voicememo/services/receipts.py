@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from voicememo.domain.models import DeliveryStatus, Message
+from voicememo.domain.models import Chat, DeliveryStatus, Message
 from voicememo.jobs.retry import RetryPolicy
 from voicememo.jobs.worker import Wakeup
 from voicememo.senders.base import ChatRef, ReceiptEvent, ReceiptKind, SenderError
@@ -49,7 +50,7 @@ class ReceiptService:
     ) -> bool:
         """``message_key``: (partner id, message id) when known; else found by the provider id for the line.
         ``job``: the receipt job, marked done in the same transaction when the receipt is applied."""
-        moves: list[Message | None] = []
+        moves: list[Message] = []
         async with self.ctx.db.write() as s:  # the receipt and the moves it causes: one transaction
             found = message_key or await SendRepo(s).message_for(line_id, event.provider_message_id)
             if found is None:
@@ -62,46 +63,57 @@ class ReceiptService:
             chat = await ChatRepo(s).get(partner_id, message.chat_id) if message else None
             if message is None or chat is None:
                 return True
-            if event.kind is ReceiptKind.FAILED:
-                reason = f"The provider reported the message as not delivered: {event.reason or 'no reason given'}"
-                moves.append(
-                    await self.tracker.move_in(
-                        s,
-                        partner_id,
-                        message_id,
-                        DeliveryStatus.FAILED,
-                        allowed_from={DeliveryStatus.QUEUED, DeliveryStatus.SENT},
-                        error=reason,
-                        chat=chat,
-                        message=message,
-                    )
-                )
-            else:
-                repo = ReceiptRepo(s)
-                everyone = [h.handle for h in chat.recipients]
-                for handle in [event.handle] if event.handle else everyone:
-                    await repo.record(message_id, handle, event.kind.value, event.at)
-                receipts = await repo.for_message(message_id)
-                for status, column, allowed in (
-                    (DeliveryStatus.DELIVERED, 0, {DeliveryStatus.SENT}),
-                    (DeliveryStatus.READ, 1, {DeliveryStatus.SENT, DeliveryStatus.DELIVERED}),
-                ):
-                    if all(receipts.get(h, (None, None))[column] for h in everyone):
-                        moved = await self.tracker.move_in(
-                            s,
-                            partner_id,
-                            message_id,
-                            status,
-                            allowed_from=allowed,
-                            chat=chat,
-                            at=event.at,
-                            message=message,
-                        )
-                        message = moved or message
-                        moves.append(moved)
+            moves = await self.apply_in(s, message, chat, event)
         for moved in moves:
             self.tracker.announce(moved, event.reason)
         return True
+
+    async def apply_in(self, s: AsyncSession, message: Message, chat: Chat, event: ReceiptEvent) -> list[Message]:
+        """One receipt of a loaded message, inside the caller's transaction (which holds the message's row
+        or, on SQLite, the write lock); returns the moves to announce once it has committed."""
+        moves: list[Message | None] = []
+        if event.kind is ReceiptKind.FAILED:
+            reason = f"The provider reported the message as not delivered: {event.reason or 'no reason given'}"
+            moves.append(
+                await self.tracker.move_in(
+                    s,
+                    message.partner_id,
+                    message.id,
+                    DeliveryStatus.FAILED,
+                    allowed_from={DeliveryStatus.QUEUED, DeliveryStatus.SENT},
+                    error=reason,
+                    chat=chat,
+                    message=message,
+                )
+            )
+            return [m for m in moves if m is not None]
+        repo = ReceiptRepo(s)
+        everyone = [h.handle for h in chat.recipients]
+        receipts: dict[str, tuple[datetime | None, datetime | None]] = {}
+        for handle in [event.handle] if event.handle else everyone:
+            receipts[handle] = await repo.record(message.id, handle, event.kind.value, event.at)
+        if message.delivery_status not in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED):
+            return []  # not sent yet (an earlier part's receipt) or already read/failed: nothing can move
+        if not set(everyone) <= receipts.keys():  # a group's receipt for one member: read the others'
+            receipts = await repo.for_message(message.id)
+        for status, column, allowed in (
+            (DeliveryStatus.DELIVERED, 0, {DeliveryStatus.SENT}),
+            (DeliveryStatus.READ, 1, {DeliveryStatus.SENT, DeliveryStatus.DELIVERED}),
+        ):
+            if all(receipts.get(h, (None, None))[column] for h in everyone):
+                moved = await self.tracker.move_in(
+                    s,
+                    message.partner_id,
+                    message.id,
+                    status,
+                    allowed_from=allowed,
+                    chat=chat,
+                    at=event.at,
+                    message=message,
+                )
+                message = moved or message
+                moves.append(moved)
+        return [m for m in moves if m is not None]
 
     async def record_all(self, line_id: str, events: list[ReceiptEvent]) -> int:
         """Apply what a provider pushed or answered; returns how many were about our messages."""

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from voicememo.domain.models import Attachment, Service
 from voicememo.services.context import ServiceContext
 from voicememo.storage.incoming import temp_path, write_stream
@@ -31,13 +33,22 @@ class Renditions:
             return "imessage", f"imessage-opus-{settings.opus_bit_rate}-{settings.caf_sample_rate}", options
         return "mms", f"mms-{settings.mms_max_bytes}", {"mms_max_bytes": settings.mms_max_bytes}
 
-    async def for_service(self, audio: Attachment, service: Service) -> StoredRendition:
-        """The stored rendition, made now if no worker made it before (raises RenditionFailed)."""
+    async def cached_in(self, s: AsyncSession, audio: Attachment, service: Service) -> StoredRendition | None:
+        """The stored rendition, if any, read in the caller's transaction (the delivery's one read)."""
+        assert audio.sha256 is not None
+        return await RenditionRepo(s).get(audio.sha256, self.profile(service)[1])
+
+    async def for_service(
+        self, audio: Attachment, service: Service, cached: StoredRendition | None = None, *, looked_up: bool = False
+    ) -> StoredRendition:
+        """The stored rendition, made now if no worker made it before (raises RenditionFailed).
+        ``looked_up``: the caller read ``cached`` with :meth:`cached_in` (None: there was none)."""
         profile, key, options = self.profile(service)
         assert audio.sha256 is not None
         assert audio.blob_key is not None
-        async with self.ctx.db.read() as s:
-            cached = await RenditionRepo(s).get(audio.sha256, key)
+        if not looked_up:
+            async with self.ctx.db.read() as s:
+                cached = await RenditionRepo(s).get(audio.sha256, key)
         if cached is not None and await self.ctx.blobs.exists(cached.blob_key):
             return cached
         if audio.samples and audio.sample_rate:  # measured at intake: the renderer need not decode twice

@@ -47,6 +47,11 @@ class S3Config:
     region: str | None = None
     access_key_id: str | None = None
     secret_access_key: SecretStr | None = field(default=None, repr=False)
+    #: seconds to connect, and to wait for each answer (boto3's defaults: 60 each)
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    #: tries per call in all, the first included (botocore's "standard" retry mode)
+    max_attempts: int = 3
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> S3Config:
@@ -70,7 +75,9 @@ class S3BlobStore:
             aws_secret_access_key=secret,
             config=Config(
                 signature_version="s3v4",
-                retries={"mode": "standard", "max_attempts": 3},
+                retries={"mode": "standard", "total_max_attempts": config.max_attempts},
+                connect_timeout=config.connect_timeout,
+                read_timeout=config.read_timeout,
                 max_pool_connections=16,
                 # a custom endpoint (MinIO, a test server) rarely has wildcard DNS for bucket subdomains
                 s3={"addressing_style": "path" if config.endpoint_url else "auto"},

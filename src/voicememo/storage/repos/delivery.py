@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.storage.tables import AttachmentRow, ReceiptRow, RenditionRow
+
+_RECEIPTS = cast(Table, ReceiptRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +99,26 @@ class ReceiptRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
 
-    async def record(self, message_id: str, handle: str, kind: str, at: datetime) -> None:
-        row = await self.s.get(ReceiptRow, (message_id, handle))
-        if row is None:
-            row = ReceiptRow(message_id=message_id, handle=handle)
-            self.s.add(row)
-        if kind == "read":
-            row.read_at = row.read_at or at
-            row.delivered_at = row.delivered_at or at  # a read message was delivered
-        else:
-            row.delivered_at = row.delivered_at or at
-        await self.s.flush()
+    async def record(
+        self, message_id: str, handle: str, kind: str, at: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        """Keep the first delivered/read time of one recipient (a read message was delivered too), in one
+        upsert; returns the recipient's (delivered_at, read_at) as they now stand."""
+        read_at = at if kind == "read" else None
+        table = _RECEIPTS
+        dialect = self.s.get_bind().dialect.name
+        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
+            message_id=message_id, handle=handle, delivered_at=at, read_at=read_at
+        )
+        stmt = upsert.on_conflict_do_update(
+            index_elements=[table.c.message_id, table.c.handle],
+            set_={
+                "delivered_at": func.coalesce(table.c.delivered_at, upsert.excluded.delivered_at),
+                "read_at": func.coalesce(table.c.read_at, upsert.excluded.read_at),
+            },
+        ).returning(table.c.delivered_at, table.c.read_at)
+        row = (await self.s.execute(stmt)).one()
+        return row.delivered_at, row.read_at
 
     async def for_message(self, message_id: str) -> dict[str, tuple[datetime | None, datetime | None]]:
         rows = await self.s.scalars(select(ReceiptRow).where(ReceiptRow.message_id == message_id))

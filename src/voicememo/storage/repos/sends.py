@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.domain.models import Service
 from voicememo.storage.tables import HandleServiceRow, MessageRow, SendRow
 
 ATTEMPTING, ACCEPTED, REFUSED = "attempting", "accepted", "refused"
+_SENDS = cast(Table, SendRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +72,19 @@ class SendRepo:
         return _record(row)
 
     async def accepted(self, message_id: str, seq: int, provider_message_id: str, now: datetime) -> None:
-        row = await self.s.get(SendRow, (message_id, seq))
-        assert row is not None, "an attempt is recorded before its provider call"
-        row.state = ACCEPTED
-        row.provider_message_id = provider_message_id
-        row.accepted_at = row.accepted_at or now
-        row.error = None
-        await self.s.flush()
+        # one Core UPDATE, no read first: every delivered item passes here
+        sends = _SENDS.c
+        result = await self.s.execute(
+            update(_SENDS)
+            .where(sends.message_id == message_id, sends.seq == seq)
+            .values(
+                state=ACCEPTED,
+                provider_message_id=provider_message_id,
+                accepted_at=func.coalesce(sends.accepted_at, now),
+                error=None,
+            )
+        )
+        assert getattr(result, "rowcount", 0) == 1, "an attempt is recorded before its provider call"
 
     async def refused(self, message_id: str, seq: int, error: str) -> None:
         row = await self.s.get(SendRow, (message_id, seq))

@@ -25,11 +25,15 @@ def _sub(row: WebhookSubscriptionRow) -> WebhookSubscription:
     )
 
 
+_CACHE_KEY = "webhook_subscriptions"
+
+
 class WebhookRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
 
     async def add(self, sub: WebhookSubscription, *, sealed_secret: str) -> None:
+        self._forget()
         self.s.add(
             WebhookSubscriptionRow(
                 id=sub.id,
@@ -62,14 +66,34 @@ class WebhookRepo:
         )
 
     async def list_all(self, partner_id: str) -> list[WebhookSubscription]:
-        rows = await self.s.scalars(
-            select(WebhookSubscriptionRow)
-            .where(WebhookSubscriptionRow.partner_id == partner_id)
-            .order_by(WebhookSubscriptionRow.created_at, WebhookSubscriptionRow.id)
-        )
-        return [_sub(r) for r in rows]
+        """Read once per transaction: a delivery that moves a message twice (sent, then a receipt given
+        at once) emits two events from the same read. Kept on the session's transaction, so another
+        transaction (or process) never sees a stale list; writes here forget it."""
+        cache = self._cache()
+        if partner_id not in cache:
+            rows = await self.s.scalars(
+                select(WebhookSubscriptionRow)
+                .where(WebhookSubscriptionRow.partner_id == partner_id)
+                .order_by(WebhookSubscriptionRow.created_at, WebhookSubscriptionRow.id)
+            )
+            cache[partner_id] = [_sub(r) for r in rows]
+        return list(cache[partner_id])
+
+    def _cache(self) -> dict[str, list[WebhookSubscription]]:
+        """Per transaction: keyed by the session's current transaction, dropped with it."""
+        transaction = self.s.sync_session.get_transaction()
+        held = self.s.info.get(_CACHE_KEY)
+        if held is None or held[0] is not transaction:
+            held = (transaction, {})
+            self.s.info[_CACHE_KEY] = held
+        cache: dict[str, list[WebhookSubscription]] = held[1]
+        return cache
+
+    def _forget(self) -> None:
+        self.s.info.pop(_CACHE_KEY, None)
 
     async def update(self, partner_id: str, sub_id: str, **values: object) -> None:
+        self._forget()
         await self.s.execute(
             update(WebhookSubscriptionRow)
             .where(WebhookSubscriptionRow.partner_id == partner_id, WebhookSubscriptionRow.id == sub_id)
@@ -77,6 +101,7 @@ class WebhookRepo:
         )
 
     async def delete(self, partner_id: str, sub_id: str) -> bool:
+        self._forget()
         result = await self.s.execute(
             delete(WebhookSubscriptionRow).where(
                 WebhookSubscriptionRow.partner_id == partner_id, WebhookSubscriptionRow.id == sub_id
