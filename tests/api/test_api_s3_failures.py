@@ -12,10 +12,10 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+from apiserver import Server, running_server
 from pydantic import SecretStr
 
 from audiogen import Made
-from conftest import Server, running_server
 from s3peers import Peer, failing_peer, hanging_peer
 from voicememo.storage.blobs import BlobStoreError
 from voicememo.storage.blobs.s3 import S3BlobStore, S3Config
