@@ -15,9 +15,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from apiserver import Server, Tenant
 from sqlalchemy import select
 
-from api.conftest import Server, Tenant
 from api.helpers import new_handle
 from gone import a_dead_pid
 from voicememo.container import Container

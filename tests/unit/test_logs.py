@@ -118,3 +118,15 @@ def test_console_logs_are_redacted_too(captured: io.StringIO) -> None:
 )
 def test_scrub_by_value_pattern(text: str, expected: str) -> None:
     assert scrub(text) == expected
+
+
+def test_the_bluebubbles_filter_keeps_a_placeholder_with_its_argument(captured: io.StringIO) -> None:
+    """httpx's redacting filter once cut ``?password=%s`` from its argument: formatting failed, the line was lost."""
+    from voicememo.senders.bluebubbles.client import guard_http_logs
+
+    configure_logging("json", stream=captured)
+    guard_http_logs()
+    logging.getLogger("httpx").warning("HTTP Request: GET http://mac.local/api/v1/ping?password=%s", PASSWORD)
+    (record,) = [json.loads(line) for line in captured.getvalue().splitlines()]
+    assert record["event"].startswith("HTTP Request: GET http://mac.local/api/v1/ping?password=")
+    assert PASSWORD not in captured.getvalue()

@@ -35,10 +35,11 @@ class RedactQueryPasswords(logging.Filter):
     """httpx logs every request's URL at INFO, query string and all: hide the password in it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(redact(str(a)) if _SECRET_PARAM.search(str(a)) else a for a in record.args)
-        if isinstance(record.msg, str) and _SECRET_PARAM.search(record.msg):
-            record.msg = redact(record.msg)
+        # redact the formatted message: a placeholder in the template (``?password=%s``) must not be
+        # redacted away from its argument, or formatting the record fails and the line is lost
+        message = record.getMessage()
+        if _SECRET_PARAM.search(message):
+            record.msg, record.args = redact(message), ()
         return True
 
 
