@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Scope
 
-from voicememo.domain.text import has_lone_surrogate, lone_surrogate_at
+from voicememo.domain.text import has_lone_surrogate, lone_surrogate_at, nul_at
 from voicememo.errors import InvalidJson, InvalidParameter, PayloadTooLarge
 
 _NOT_UNICODE = "it contains a lone UTF-16 surrogate (such as \\ud800), which is not valid Unicode text"
@@ -110,7 +110,7 @@ def _parse(body: bytes) -> Any:
         raise InvalidJson(f"The request body is not valid JSON: {exc.msg} ({where}).") from exc
     except (ValueError, RecursionError) as exc:  # a number too long to convert, nesting too deep, NaN
         raise InvalidJson(f"The request body is not valid JSON: {exc}.") from exc
-    _refuse_surrogates(value)
+    _refuse_unstorable(value)
     return value
 
 
@@ -118,13 +118,19 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _refuse_surrogates(value: Any) -> None:
+def _refuse_unstorable(value: Any) -> None:
     where = lone_surrogate_at(value)
-    if where is None:
-        return
+    if where is not None:
+        _refuse_at(where, _NOT_UNICODE)
+    where = nul_at(value)
+    if where is not None:
+        _refuse_at(where, "holds a NUL character (\\u0000), which text may not contain; remove it")
+
+
+def _refuse_at(where: str, why: str) -> None:
     if where.endswith("{}"):
-        raise InvalidParameter(f"A field name in {where[:-2] or 'the request body'}: {_NOT_UNICODE}.")
-    raise InvalidParameter(f"{where or 'The request body'}: {_NOT_UNICODE}.")
+        raise InvalidParameter(f"A field name in {where[:-2] or 'the request body'}: {why}.")
+    raise InvalidParameter(f"{where or 'The request body'}: {why}.")
 
 
 class _ReadRequest(Request):

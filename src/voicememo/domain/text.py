@@ -8,6 +8,7 @@ names), so it is refused where JSON comes in, not discovered as a crash deeper d
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -20,15 +21,26 @@ def has_lone_surrogate(text: str) -> bool:
 def lone_surrogate_at(value: Any) -> str | None:
     """The field path (``message.parts[0].value``) of the first string, key or value, that holds a lone
     surrogate, in document order; ``""`` for the value itself; None when every string is well formed.
-    A bad key is named as ``<path of its object>{}``. Iterative: the depth is the sender's choice."""
+    A bad key is named as ``<path of its object>{}``."""
+    return first_string_at(value, has_lone_surrogate)
+
+
+def nul_at(value: Any) -> str | None:
+    """Where the first string holding U+0000 is (as ``lone_surrogate_at``): valid Unicode, but no text
+    column can store it (PostgreSQL refuses it), so it is refused where JSON comes in."""
+    return first_string_at(value, lambda text: "\x00" in text)
+
+
+def first_string_at(value: Any, bad: Callable[[str], bool]) -> str | None:
+    """The path of the first string, key or value, that is ``bad``. Iterative: the depth is the sender's choice."""
     pending: list[tuple[str, Any]] = [("", value)]
     while pending:
         where, item = pending.pop()
         if isinstance(item, str):
-            if has_lone_surrogate(item):
+            if bad(item):
                 return where
         elif isinstance(item, dict):
-            if any(has_lone_surrogate(key) for key in item):
+            if any(bad(key) for key in item):
                 return where + "{}"
             pending.extend((f"{where}.{key}" if where else key, item[key]) for key in reversed(item))
         elif isinstance(item, list):
