@@ -101,6 +101,15 @@ def test_lone_surrogates_in_updates_too(server: Server, tenant: Tenant) -> None:
     assert tenant.client.webhook_subscriptions.retrieve(sub.id).target_url == "https://hooks.example.com/h"
 
 
+@pytest.mark.parametrize("path", ["/v3/chats/%00", "/v3/messages/a%00b", "/v3/attachments/%00"])
+def test_a_nul_character_in_the_path_is_400(server: Server, tenant: Tenant, path: str) -> None:
+    """On PostgreSQL such an id reached the query: a 500 that never answered (found by probing after schemathesis)."""
+    headers = {"Authorization": f"Bearer {tenant.partner.api_key.secret}"}
+    response = httpx.get(server.base_url + path, headers=headers, timeout=10)
+    error = response.json()["error"]
+    assert (response.status_code, error["code"]) == (400, 1005) and "NUL character" in error["message"]
+
+
 def test_a_nul_character_in_text_is_400_naming_the_field(server: Server, tenant: Tenant) -> None:
     """PostgreSQL cannot store U+0000 in text: it was a 500 there (found by schemathesis), now refused at intake."""
     handle = new_handle()

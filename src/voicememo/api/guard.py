@@ -50,6 +50,8 @@ def check_url_text(scope: Scope) -> None:
     path_ok = _is_utf8(raw_path) if isinstance(raw_path, bytes) else not has_lone_surrogate(scope["path"])
     if not path_ok:
         raise InvalidParameter("The URL path is not valid UTF-8 once percent-decoded; " + _NOT_UNICODE + ".")
+    if "\x00" in scope["path"]:  # no id holds one, and PostgreSQL cannot even compare text with it
+        raise InvalidParameter("The URL path holds a NUL character (%00); no id contains one.")
     for pair in bytes(scope.get("query_string", b"")).split(b"&"):
         name, _, value = pair.partition(b"=")
         if not _is_utf8(name):
