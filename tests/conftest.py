@@ -9,14 +9,37 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 import s3server
 import testdb
 from audiogen import Made, make_corpus
+from voicememo.logs import configure_logging
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audio"
+
+
+class _Stderr:
+    """Whatever ``sys.stderr`` is at the moment of writing: pytest swaps it per test to capture."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def product_logging() -> None:
+    """The servers under test log exactly as ``voicememo serve`` does, not through structlog's default.
+
+    structlog's default renders exceptions with rich, every frame's locals included: for a database
+    error that took longer than a client waits (a request seemed to hang), and it would print secrets.
+    """
+    configure_logging(stream=_Stderr())  # type: ignore[arg-type]  # a TextIO in all the ways logging uses
+    structlog.configure(cache_logger_on_first_use=False)  # logwatch.py swaps the processors per test
 
 
 @pytest.fixture(scope="session")
