@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -40,6 +41,7 @@ def product_logging() -> None:
     """
     configure_logging(stream=_Stderr())  # type: ignore[arg-type]  # a TextIO in all the ways logging uses
     structlog.configure(cache_logger_on_first_use=False)  # logwatch.py swaps the processors per test
+    logging.captureWarnings(False)  # pytest records warnings per test; test_logs.py checks ours
 
 
 @pytest.fixture(scope="session")
