@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import structlog
@@ -17,6 +18,10 @@ import s3server
 import testdb
 from audiogen import Made, make_corpus
 from voicememo.logs import configure_logging
+
+if TYPE_CHECKING:
+    from voicememo.container import Container
+    from voicememo.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audio"
 
@@ -74,6 +79,24 @@ def ffprobe() -> str:
             pytest.fail("ffprobe is required here (install Debian's ffmpeg)")
         pytest.skip("ffprobe not installed (cross-check only; CI installs it)")
     return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Migrated settings on a fresh data dir; a module overrides this fixture to set its own values."""
+    return testdb.migrated_settings(tmp_path / "data")
+
+
+@pytest.fixture
+async def container(settings: Settings) -> AsyncIterator[Container]:
+    """The services on those settings, closed after the test (its engine and clients)."""
+    from voicememo.container import Container  # here: the unit tests need not load the server's stack
+
+    c = Container(settings)
+    try:
+        yield c
+    finally:
+        await c.aclose()
 
 
 @pytest.fixture
