@@ -6,8 +6,9 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import structlog
@@ -18,6 +19,10 @@ import s3server
 import testdb
 from audiogen import Made, make_corpus
 from voicememo.logs import configure_logging
+
+if TYPE_CHECKING:
+    from voicememo.container import Container
+    from voicememo.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audio"
 
@@ -76,6 +81,24 @@ def ffprobe() -> str:
             pytest.fail("ffprobe is required here (install Debian's ffmpeg)")
         pytest.skip("ffprobe not installed (cross-check only; CI installs it)")
     return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Migrated settings on a fresh data dir; a module overrides this fixture to set its own values."""
+    return testdb.migrated_settings(tmp_path / "data")
+
+
+@pytest.fixture
+async def container(settings: Settings) -> AsyncIterator[Container]:
+    """The services on those settings, closed after the test (its engine and clients)."""
+    from voicememo.container import Container  # here: the unit tests need not load the server's stack
+
+    c = Container(settings)
+    try:
+        yield c
+    finally:
+        await c.aclose()
 
 
 @pytest.fixture

@@ -17,8 +17,6 @@ from test_worker_crash import crash, queue_a_memo, start_worker, wait_for_log
 import testdb
 from audiogen import Made
 from fakebb import FakeMac, Fault, running_mac
-from voicememo.settings import Settings
-from voicememo.storage.migrate import upgrade
 
 PASSWORD = "a-mac-password-that-must-never-be-logged"
 ALICE = "+15550500002"
@@ -37,9 +35,7 @@ def test_killed_between_the_macs_acceptance_and_our_commit_sends_once(tmp_path: 
             "VOICEMEMO_JOB_POLL_INTERVAL": "0.2",
             "VOICEMEMO_BLUEBUBBLES_SEND_TIMEOUT": "120",
         }
-        settings = Settings(data_dir=tmp_path / "data", database_url=testdb.database_url(tmp_path / "data"))
-        settings.ensure_dirs()
-        upgrade(settings.database_url)
+        settings = testdb.migrated_settings(tmp_path / "data")
         message_id = queue_a_memo(settings, corpus["wav-s16"].path, to=ALICE, bluebubbles=(running.url, PASSWORD))
         mac.faults.append(Fault("attachment", hang_after=120))  # recorded on the Mac, answer held back
 

@@ -21,7 +21,6 @@ from audiogen import Made
 from voicememo.container import Container
 from voicememo.senders.sandbox import read_outbox
 from voicememo.settings import Settings
-from voicememo.storage.migrate import upgrade
 from voicememo.storage.repos.jobs import JobRepo
 from voicememo.storage.tables import JobRow
 
@@ -111,9 +110,7 @@ def test_killed_worker_loses_and_doubles_nothing(tmp_path: Path, corpus: dict[st
         "VOICEMEMO_SANDBOX_DELIVERED_DELAY": "0",
         "VOICEMEMO_SANDBOX_READ_DELAY": "-1",
     }
-    settings = Settings(data_dir=tmp_path / "data", database_url=testdb.database_url(tmp_path / "data"))
-    settings.ensure_dirs()
-    upgrade(settings.database_url)
+    settings = testdb.migrated_settings(tmp_path / "data")
     message_id = queue_a_memo(settings, corpus["wav-s16"].path)
 
     slow = start_worker({**base, "VOICEMEMO_SANDBOX_SEND_DELAY": "60"})  # hangs inside the send

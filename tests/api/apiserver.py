@@ -22,7 +22,6 @@ from voicememo.container import Container
 from voicememo.server import create_app
 from voicememo.services.admin import NewPartner
 from voicememo.settings import Settings
-from voicememo.storage.migrate import upgrade
 
 _numbers = count(1)
 
@@ -68,11 +67,7 @@ def running_server(data_dir: Path, **overrides: Any) -> Iterator[Server]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    settings = Settings(
-        data_dir=data_dir, database_url=testdb.database_url(data_dir), port=port, audio_workers=2, **overrides
-    )
-    settings.ensure_dirs()
-    upgrade(settings.database_url)
+    settings = testdb.migrated_settings(data_dir, port=port, audio_workers=2, **overrides)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
     # The socket is already listening, so clients can connect at once; uvicorn accepts once it runs.
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

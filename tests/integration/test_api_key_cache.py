@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-import testdb
 from clocks import Clock
 from voicememo.container import Container
 from voicememo.errors import Unauthorized
 from voicememo.services.admin import AdminService
 from voicememo.services.api_keys import ApiKeyCache
 from voicememo.settings import Settings
-from voicememo.storage.migrate import upgrade
 
 T0 = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 
@@ -24,14 +21,6 @@ T0 = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    made = Settings(data_dir=tmp_path, database_url=testdb.database_url(tmp_path))
-    made.ensure_dirs()
-    upgrade(made.database_url)  # its own event loop: before the test's
-    return made
 
 
 @pytest.fixture

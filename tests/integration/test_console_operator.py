@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import stat
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +13,6 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-import testdb
 from voicememo.container import Container
 from voicememo.domain.models import Chat, ChatHandle, DeliveryStatus, HandleStatus, Message, Service
 from voicememo.errors import NotFound
@@ -22,7 +20,6 @@ from voicememo.services.console.admin_token import check_admin_token, operator_e
 from voicememo.services.console.operator import OperatorService
 from voicememo.services.job_ops import JobOpsService
 from voicememo.settings import Settings
-from voicememo.storage.migrate import upgrade
 from voicememo.storage.repos.chats import ChatRepo
 from voicememo.storage.repos.jobs import DEAD, QUEUED, RUNNING, JobRepo
 from voicememo.storage.repos.messages import MessageRepo
@@ -31,24 +28,6 @@ from voicememo.storage.tables import JobRow
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 KIND = "console_probe"  # no worker handles it: the rows stay as written
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    data = tmp_path / "data"
-    settings = Settings(data_dir=data, database_url=testdb.database_url(data))
-    settings.ensure_dirs()
-    upgrade(settings.database_url)
-    return settings
-
-
-@pytest.fixture
-async def container(settings: Settings) -> AsyncIterator[Container]:
-    c = Container(settings)
-    try:
-        yield c
-    finally:
-        await c.aclose()
 
 
 @pytest.fixture

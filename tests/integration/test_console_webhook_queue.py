@@ -3,7 +3,6 @@ redelivered from the job's payload alone (as for attempts recorded before migrat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,26 +12,13 @@ import testdb
 from voicememo.container import Container
 from voicememo.errors import NotFound
 from voicememo.settings import Settings
-from voicememo.storage.migrate import upgrade
 from voicememo.storage.tables import JobRow
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    data = tmp_path / "data"
-    made = Settings(data_dir=data, database_url=testdb.database_url(data), fetch_allow_private_networks=True)
-    made.ensure_dirs()
-    upgrade(made.database_url)
-    return made
-
-
-@pytest.fixture
-async def container(settings: Settings) -> AsyncIterator[Container]:
-    c = Container(settings)
-    try:
-        yield c
-    finally:
-        await c.aclose()
+    """The subscription's target is on loopback."""
+    return testdb.migrated_settings(tmp_path / "data", fetch_allow_private_networks=True)
 
 
 @pytest.mark.anyio

@@ -15,7 +15,6 @@ from logwatch import LogWatch, watched_logs
 from voicememo.container import Container
 from voicememo.server import create_app
 from voicememo.settings import Settings
-from voicememo.storage.migrate import upgrade
 from voicememo.storage.repos.jobs import RUNNING
 from voicememo.storage.tables import JobRow, MessageRow
 
@@ -30,16 +29,10 @@ async def delivered(logs: LogWatch, message_id: str) -> None:
 
 
 def test_the_in_process_worker_delivers_and_stops_with_the_lifespan(tmp_path: Path) -> None:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=testdb.database_url(tmp_path),
-        sandbox_delivered_delay=0,
-        sandbox_read_delay=-1,
-        job_poll_interval=0.2,
+    settings = testdb.migrated_settings(
+        tmp_path, sandbox_delivered_delay=0, sandbox_read_delay=-1, job_poll_interval=0.2
     )
     assert settings.workers_in_process
-    settings.ensure_dirs()
-    upgrade(settings.database_url)
     asyncio.run(serve_one_chat(settings))
 
 

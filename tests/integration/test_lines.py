@@ -3,18 +3,14 @@ password sealed under a server key that has changed fails clearly instead of bei
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-import testdb
 from fakebb import FakeMac, running_mac
 from voicememo.container import Container
 from voicememo.domain.models import Line, utcnow
 from voicememo.errors import InvalidParameter
 from voicememo.senders.base import SendRejected
 from voicememo.settings import Settings
-from voicememo.storage.migrate import upgrade
 
 
 @pytest.fixture
@@ -22,41 +18,32 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(autouse=True)
-def migrated(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", database_url=testdb.database_url(tmp_path / "data"))
-    settings.ensure_dirs()
-    upgrade(settings.database_url)
-
-
-def settings_at(tmp_path: Path, **overrides: object) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=testdb.database_url(tmp_path / "data"), **overrides)  # type: ignore[arg-type]
+def with_key(settings: Settings, secret_key: str) -> Settings:
+    """The same data dir and database under another server key, as after a rotation."""
+    return Settings(**{**settings.model_dump(), "secret_key": secret_key})
 
 
 @pytest.mark.anyio
-async def test_a_loopback_callback_for_a_mac_elsewhere_is_called_out(tmp_path: Path) -> None:
-    container = Container(settings_at(tmp_path))  # PUBLIC_BASE_URL defaults to http://127.0.0.1:8080
-    try:
-        remote = Line("l1", "p", "+15550700001", "bluebubbles", utcnow(), {"url": "http://my-mac.local:1234"})
-        local = Line("l2", "p", "+15550700002", "bluebubbles", utcnow(), {"url": "http://127.0.0.1:1234"})
-        note = container.lines._unreachable_callback_note(remote)
-        assert "the Mac cannot reach" in note and "VOICEMEMO_SENDER_CALLBACK_BASE_URL" in note
-        assert container.lines._unreachable_callback_note(local) == ""
-    finally:
-        await container.aclose()
+async def test_a_loopback_callback_for_a_mac_elsewhere_is_called_out(container: Container) -> None:
+    # PUBLIC_BASE_URL defaults to http://127.0.0.1:8080
+    remote = Line("l1", "p", "+15550700001", "bluebubbles", utcnow(), {"url": "http://my-mac.local:1234"})
+    local = Line("l2", "p", "+15550700002", "bluebubbles", utcnow(), {"url": "http://127.0.0.1:1234"})
+    note = container.lines._unreachable_callback_note(remote)
+    assert "the Mac cannot reach" in note and "VOICEMEMO_SENDER_CALLBACK_BASE_URL" in note
+    assert container.lines._unreachable_callback_note(local) == ""
 
 
 @pytest.mark.anyio
-async def test_a_password_sealed_under_an_old_server_key_fails_clearly(tmp_path: Path) -> None:
+async def test_a_password_sealed_under_an_old_server_key_fails_clearly(settings: Settings) -> None:
     with running_mac(FakeMac(password="pw")) as running:
-        first = Container(settings_at(tmp_path, secret_key="the first server key, long enough"))
+        first = Container(with_key(settings, "the first server key, long enough"))
         try:
             made = await first.admin.create_partner("P", "+15550700009")
             report = await first.lines.add(made.partner.id, "+15550700003", "bluebubbles", {"url": running.url}, "pw")
             assert report.health.status == "HEALTHY"
         finally:
             await first.aclose()
-        second = Container(settings_at(tmp_path, secret_key="another server key, after a rotation"))
+        second = Container(with_key(settings, "another server key, after a rotation"))
         try:
             with pytest.raises(SendRejected, match="sealed under another server key"):
                 await second.lines.sender_for(report.line.id)

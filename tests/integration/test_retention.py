@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,13 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import testdb
 from voicememo.container import Container
 from voicememo.services.context import ServiceContext
 from voicememo.services.periodic import Periodic, PeriodicHandler, schedule_periodic
 from voicememo.services.retention import RETENTION_JOB, RetentionService
-from voicememo.settings import Settings
-from voicememo.storage.migrate import upgrade
 from voicememo.storage.repos.jobs import DEAD, DONE, QUEUED, JobRepo
 from voicememo.storage.repos.webhooks import AttemptRepo
 from voicememo.storage.tables import IdempotencyRow, JobRow, WebhookAttemptRow
@@ -27,21 +23,9 @@ DAY = timedelta(days=1)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    data = tmp_path / "data"
-    settings = Settings(data_dir=data, database_url=testdb.database_url(data))
-    settings.ensure_dirs()
-    upgrade(settings.database_url)
-    return settings
-
-
-@pytest.fixture
-async def ctx(settings: Settings) -> AsyncIterator[ServiceContext]:
-    container = Container(settings)
-    try:
-        yield replace(container.ctx, clock=lambda: NOW)
-    finally:
-        await container.aclose()
+def ctx(container: Container) -> ServiceContext:
+    """The container's services, on the fixed clock."""
+    return replace(container.ctx, clock=lambda: NOW)
 
 
 async def add_job(ctx: ServiceContext, status: str, changed: datetime) -> int:

@@ -18,7 +18,6 @@ from voicememo.services.events import WEBHOOK_JOB
 from voicememo.services.webhook_delivery import WebhookFailed, WebhookHandler
 from voicememo.settings import Settings
 from voicememo.storage.db import Database
-from voicememo.storage.migrate import upgrade
 from voicememo.storage.repos.jobs import Job
 from voicememo.storage.repos.webhooks import AttemptRepo
 
@@ -35,9 +34,7 @@ async def stored_secret(settings: Settings, sub_id: str) -> str:
 
 
 def test_secret_is_sealed_at_rest_and_a_broken_seal_gives_up_with_the_reason(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, database_url=testdb.database_url(tmp_path), secret_key="first server key")
-    settings.ensure_dirs()
-    upgrade(settings.database_url)
+    settings = testdb.migrated_settings(tmp_path, secret_key="first server key")
     asyncio.run(_scenario(settings))
 
 
@@ -82,9 +79,7 @@ def _job(partner_id: str, sub_id: str) -> Job:
 
 
 def test_an_attempt_that_fails_unexpectedly_is_recorded_and_retried(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, database_url=testdb.database_url(tmp_path))
-    settings.ensure_dirs()
-    upgrade(settings.database_url)
+    settings = testdb.migrated_settings(tmp_path)
 
     async def resolver_bug(host: str, port: int) -> list[IPAddress]:
         raise RuntimeError("a resolver bug nobody foresaw")
