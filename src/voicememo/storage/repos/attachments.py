@@ -5,17 +5,21 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.domain.models import Attachment, AttachmentStatus
+from voicememo.storage.prepared import selecting_in
 from voicememo.storage.tables import AttachmentRow, RenditionRow
 
+_ATTACHMENTS = cast(Table, AttachmentRow.__table__)
 _FIELDS = [f.name for f in dataclasses.fields(Attachment)]
 
 
-def to_attachment(row: AttachmentRow) -> Attachment:
+def to_attachment(row: Any) -> Attachment:
+    """From an ORM row or a Core row of the attachments table (same attribute names)."""
     values = {name: getattr(row, name) for name in _FIELDS}
     values["status"] = AttachmentStatus(row.status)
     return Attachment(**values)
@@ -60,7 +64,7 @@ class AttachmentRepo:
         id_list = list(set(ids))
         if not id_list:
             return {}
-        rows = await self.s.scalars(select(AttachmentRow).where(AttachmentRow.id.in_(id_list)))
+        rows = await self.s.execute(selecting_in(_ATTACHMENTS, _ATTACHMENTS.c.id), {"id": id_list})
         return {r.id: to_attachment(r) for r in rows}
 
     async def update(self, partner_id: str, attachment_id: str, **values: object) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
+from typing import Any, cast
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, Table, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -31,7 +33,37 @@ _LINE_NUMBER = select(_LINE.phone_number).where(_LINE.id == ChatRow.line_id).cor
 _HANDLE_ORDER = (ChatHandleRow.is_me.desc(), ChatHandleRow.joined_at, ChatHandleRow.handle)
 
 
-def _chat(r: ChatRow, line_number: str, handles: list[ChatHandle]) -> Chat:
+_CHATS = cast(Table, ChatRow.__table__)
+_HANDLES = cast(Table, ChatHandleRow.__table__)
+
+
+@functools.cache
+def _get_statement() -> Select[Any]:
+    """Built once (every accept and every delivery reads a chat): the chat's columns, its line's number
+    and, one row per handle, the handle's columns labelled ``h_<name>``."""
+    chats, handles, lines = _CHATS, _HANDLES, cast(Table, LineRow.__table__)
+    number = select(lines.c.phone_number).where(lines.c.id == chats.c.line_id).scalar_subquery()
+    return (
+        select(*chats.c, number.label("line_number"), *(c.label(f"h_{c.name}") for c in handles.c))
+        .outerjoin(handles, handles.c.chat_id == chats.c.id)
+        .where(chats.c.partner_id == bindparam("partner_id"), chats.c.id == bindparam("id"))
+        .order_by(handles.c.is_me.desc(), handles.c.joined_at, handles.c.handle)
+    )
+
+
+def _labelled_handle(row: Any) -> ChatHandle:
+    return ChatHandle(
+        id=row.h_id,
+        handle=row.h_handle,
+        service=Service(row.h_service),
+        joined_at=row.h_joined_at,
+        is_me=row.h_is_me,
+        left_at=row.h_left_at,
+        status=HandleStatus(row.h_status),
+    )
+
+
+def _chat(r: Any, line_number: str, handles: list[ChatHandle]) -> Chat:
     return Chat(
         id=r.id,
         partner_id=r.partner_id,
@@ -96,18 +128,10 @@ class ChatRepo:
 
     async def get(self, partner_id: str, chat_id: str) -> Chat | None:
         """One statement: the chat, its line's number and its handles (one row per handle)."""
-        rows = (
-            await self.s.execute(
-                select(ChatRow, _LINE_NUMBER, ChatHandleRow)
-                .outerjoin(ChatHandleRow, ChatHandleRow.chat_id == ChatRow.id)
-                .where(ChatRow.partner_id == partner_id, ChatRow.id == chat_id)
-                .order_by(*_HANDLE_ORDER)
-            )
-        ).all()
+        rows = (await self.s.execute(_get_statement(), {"partner_id": partner_id, "id": chat_id})).all()
         if not rows:
             return None
-        chat_row, number, _ = rows[0]
-        return _chat(chat_row, number, [_handle(h) for _, _, h in rows if h is not None])
+        return _chat(rows[0], rows[0].line_number, [_labelled_handle(r) for r in rows if r.h_id is not None])
 
     async def search(
         self, partner_id: str, *, from_number: str | None, to_handle: str | None, limit: int, cursor: str | None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, and_, bindparam, exists, func, insert, or_, select, text, update
+from sqlalchemy import Insert, Table, Update, and_, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.storage.notify import notify_enqueued
@@ -75,6 +75,35 @@ def _claim_statement(limit: int, kinds: tuple[str, ...]) -> Update:
     )
 
 
+_ENQUEUED = ("kind", "payload", "status", "attempts", "max_attempts", "run_at", "order_key", "created_at", "updated_at")
+
+
+@functools.cache
+def _enqueue_statement() -> Insert:
+    """Built once: constructing an INSERT and its cache key cost more CPU than SQLite running it."""
+    jobs = _JOBS
+    return (
+        insert(jobs).values({name: bindparam(name, type_=jobs.c[name].type) for name in _ENQUEUED}).returning(jobs.c.id)
+    )
+
+
+@functools.cache
+def _done_statement() -> Update:
+    """Built once: every job ends here (``finish``); the other settlements are rarer and built per call."""
+    jobs = _JOBS
+    return (
+        update(jobs)
+        .where(jobs.c.id == bindparam("job_id"), jobs.c.lease_owner == bindparam("owner"), jobs.c.status == RUNNING)
+        .values(
+            status=DONE,
+            lease_owner=None,
+            lease_until=None,
+            last_error=None,
+            updated_at=bindparam("done_at", type_=jobs.c.updated_at.type),
+        )
+    )
+
+
 def _job(row: Any) -> Job:
     """From a JobRow or a row of the jobs table's columns."""
     return Job(
@@ -104,21 +133,18 @@ class JobRepo:
         trace_id = trace_id_if_any()  # the request's (or running job's) trace follows into this job
         if trace_id and "trace_id" not in payload:
             payload = {**payload, "trace_id": trace_id}
-        result = await self.s.execute(
-            insert(_JOBS)
-            .values(
-                kind=kind,
-                payload=payload,
-                status=QUEUED,
-                attempts=0,
-                max_attempts=max_attempts,
-                run_at=run_at or now,
-                order_key=order_key,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(_JOBS.c.id)
-        )
+        values = {
+            "kind": kind,
+            "payload": payload,
+            "status": QUEUED,
+            "attempts": 0,
+            "max_attempts": max_attempts,
+            "run_at": run_at or now,
+            "order_key": order_key,
+            "created_at": now,
+            "updated_at": now,
+        }
+        result = await self.s.execute(_enqueue_statement(), values)
         job_id = int(result.scalar_one())
         await notify_enqueued(self.s, kind)  # delivered to other processes' workers at commit, not on rollback
         return job_id
@@ -173,7 +199,8 @@ class JobRepo:
 
     async def finish(self, job_id: int, worker: str, *, now: datetime) -> bool:
         """Mark done; False when the lease was lost (another worker owns the job now)."""
-        return await self._settle(job_id, worker, now, status=DONE, last_error=None)
+        result = await self.s.execute(_done_statement(), {"job_id": job_id, "owner": worker, "done_at": now})
+        return bool(getattr(result, "rowcount", 0))
 
     async def retry(self, job_id: int, worker: str, *, now: datetime, run_at: datetime, error: str) -> bool:
         return await self._settle(job_id, worker, now, status=QUEUED, run_at=run_at, last_error=error[:2000])

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.domain.models import Line
+from voicememo.storage.prepared import selecting
 from voicememo.storage.tables import ChatRow, LineRow
 
+_LINES = cast(Table, LineRow.__table__)
 
-def _line(row: LineRow) -> Line:
+
+def _line(row: Any) -> Line:
+    """From an ORM row or a Core row of the lines table (same attribute names)."""
     return Line(
         id=row.id,
         partner_id=row.partner_id,
@@ -65,7 +69,7 @@ class LineRepo:
 
     async def with_secret(self, line_id: str) -> tuple[Line, str | None] | None:
         """The line and its sealed sender secret, in one query (what a send needs)."""
-        row = await self.s.get(LineRow, line_id)
+        row = (await self.s.execute(selecting(_LINES, _LINES.c.id), {"id": line_id})).first()
         return (_line(row), row.sender_secret) if row else None
 
     async def hook_token_hash(self, line_id: str) -> str | None:

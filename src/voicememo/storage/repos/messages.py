@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, Update, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.domain.models import DeliveryStatus, Message, MessagePart, Service
+from voicememo.storage.prepared import inserting, selecting, selecting_in, updating
 from voicememo.storage.repos.attachments import AttachmentRepo
 from voicememo.storage.repos.paging import older_than
 from voicememo.storage.tables import MessagePartRow, MessageRow
+
+_MESSAGES = cast(Table, MessageRow.__table__)
+_PARTS = cast(Table, MessagePartRow.__table__)
+
+
+@functools.cache
+def _move_statement(columns: tuple[str, ...]) -> Update:
+    """A status move setting ``columns`` too, guarded by the statuses it may leave (parameter ``allowed``)."""
+    guarded = updating(_MESSAGES, (_MESSAGES.c.id,), ("delivery_status", *columns))
+    return guarded.where(_MESSAGES.c.delivery_status.in_(bindparam("allowed", expanding=True)))
 
 
 class MessageRepo:
@@ -18,44 +32,44 @@ class MessageRepo:
         self.s = session
 
     async def add(self, message: Message) -> None:
-        self.s.add(
-            MessageRow(
-                id=message.id,
-                partner_id=message.partner_id,
-                chat_id=message.chat_id,
-                from_number=message.from_number,
-                service=message.service.value,
-                kind=message.kind,
-                delivery_status=message.delivery_status.value,
-                created_at=message.created_at,
-                updated_at=message.updated_at,
-                sent_at=message.sent_at,
-                delivered_at=message.delivered_at,
-                read_at=message.read_at,
-                error_code=message.error_code,
-                error_reason=message.error_reason,
-                idempotency_key=message.idempotency_key,
-            )
-        )
-        await self.s.flush()
-        for position, part in enumerate(message.parts):
-            self.s.add(
-                MessagePartRow(
-                    id=str(uuid.uuid4()),
-                    message_id=message.id,
-                    position=position,
-                    type=part.type,
-                    value=part.value,
-                    attachment_id=part.attachment.id if part.attachment else None,
-                )
-            )
-        await self.s.flush()
+        """Core INSERTs built once (every accepted memo writes here); the parts in one executemany."""
+        row = {
+            "id": message.id,
+            "partner_id": message.partner_id,
+            "chat_id": message.chat_id,
+            "from_number": message.from_number,
+            "service": message.service.value,
+            "kind": message.kind,
+            "delivery_status": message.delivery_status.value,
+            "created_at": message.created_at,
+            "updated_at": message.updated_at,
+            "sent_at": message.sent_at,
+            "delivered_at": message.delivered_at,
+            "read_at": message.read_at,
+            "error_code": message.error_code,
+            "error_reason": message.error_reason,
+            "idempotency_key": message.idempotency_key,
+        }
+        await self.s.execute(inserting(_MESSAGES, tuple(row)), row)
+        parts = [
+            {
+                "id": str(uuid.uuid4()),
+                "message_id": message.id,
+                "position": position,
+                "type": part.type,
+                "value": part.value,
+                "attachment_id": part.attachment.id if part.attachment else None,
+            }
+            for position, part in enumerate(message.parts)
+        ]
+        if parts:
+            await self.s.execute(inserting(_PARTS, tuple(parts[0])), parts)
 
     async def get(self, partner_id: str, message_id: str) -> Message | None:
-        rows = await self._load(
-            select(MessageRow).where(MessageRow.partner_id == partner_id, MessageRow.id == message_id)
-        )
-        return rows[0] if rows else None
+        stmt = selecting(_MESSAGES, _MESSAGES.c.partner_id, _MESSAGES.c.id)
+        rows = (await self.s.execute(stmt, {"partner_id": partner_id, "id": message_id})).all()
+        messages = await self._assemble(rows)
+        return messages[0] if messages else None
 
     async def list_for_chat(self, partner_id: str, chat_id: str, limit: int, cursor: str | None) -> list[Message]:
         stmt = select(MessageRow).where(MessageRow.partner_id == partner_id, MessageRow.chat_id == chat_id)
@@ -79,23 +93,22 @@ class MessageRepo:
         self, message_id: str, status: DeliveryStatus, allowed_from: set[DeliveryStatus], **values: object
     ) -> bool:
         """Set the status (and ``values``) only if the message is still in one of ``allowed_from``."""
-        result = await self.s.execute(
-            update(MessageRow)
-            .where(MessageRow.id == message_id, MessageRow.delivery_status.in_([a.value for a in allowed_from]))
-            .values(delivery_status=status.value, **values)
-        )
+        params = {f"set_{name}": value for name, value in values.items()}
+        params.update(set_delivery_status=status.value, where_id=message_id, allowed=[a.value for a in allowed_from])
+        result = await self.s.execute(_move_statement(tuple(sorted(values))), params)
         return bool(getattr(result, "rowcount", 0))
 
     async def _load(self, stmt: object) -> list[Message]:
-        rows = list((await self.s.scalars(stmt)).all())  # type: ignore[call-overload]
+        return await self._assemble(list((await self.s.scalars(stmt)).all()))  # type: ignore[call-overload]
+
+    async def _assemble(self, rows: Sequence[Any]) -> list[Message]:
+        """Messages from their rows (ORM objects or Core rows: the same attribute names), with parts."""
         if not rows:
             return []
-        part_rows = list(
-            await self.s.scalars(
-                select(MessagePartRow)
-                .where(MessagePartRow.message_id.in_([r.id for r in rows]))
-                .order_by(MessagePartRow.message_id, MessagePartRow.position)
-            )
+        stmt = selecting_in(_PARTS, _PARTS.c.message_id)
+        part_rows = sorted(
+            (await self.s.execute(stmt, {"message_id": [r.id for r in rows]})).all(),
+            key=lambda p: (p.message_id, p.position),
         )
         attachments = await AttachmentRepo(self.s).get_many(p.attachment_id for p in part_rows if p.attachment_id)
         parts: dict[str, list[MessagePart]] = {r.id: [] for r in rows}

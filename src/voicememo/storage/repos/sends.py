@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, Update, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.domain.models import Service
+from voicememo.storage.prepared import inserting, selecting
 from voicememo.storage.tables import HandleServiceRow, MessageRow, SendRow
 
 ATTEMPTING, ACCEPTED, REFUSED = "attempting", "accepted", "refused"
@@ -27,7 +29,27 @@ class SendRecord:
     first_attempt_at: datetime
 
 
-def _record(row: SendRow) -> SendRecord:
+@functools.cache
+def _accepted_statement() -> Update:
+    sends = _SENDS.c
+    return (
+        update(_SENDS)
+        .where(sends.message_id == bindparam("where_message_id"), sends.seq == bindparam("where_seq"))
+        .values(
+            state=ACCEPTED,
+            provider_message_id=bindparam("accepted_id", type_=sends.provider_message_id.type),
+            accepted_at=func.coalesce(sends.accepted_at, bindparam("now", type_=sends.accepted_at.type)),
+            error=None,
+        )
+    )
+
+
+_FIRST_ATTEMPT = (
+    "message_id", "seq", "chat_id", "line_id", "provider", "state", "attempts", "first_attempt_at", "last_attempt_at",
+)  # fmt: skip
+
+
+def _record(row: Any) -> SendRecord:
     return SendRecord(row.message_id, row.seq, row.state, row.provider_message_id, row.attempts, row.first_attempt_at)
 
 
@@ -36,7 +58,7 @@ class SendRepo:
         self.s = session
 
     async def for_message(self, message_id: str) -> dict[int, SendRecord]:
-        rows = await self.s.scalars(select(SendRow).where(SendRow.message_id == message_id))
+        rows = await self.s.execute(selecting(_SENDS, _SENDS.c.message_id), {"message_id": message_id})
         return {r.seq: _record(r) for r in rows}
 
     async def attempting(
@@ -52,7 +74,21 @@ class SendRepo:
     ) -> SendRecord:
         """Record an attempt before the provider call (the first one, or one more). ``first``: the caller
         has just seen no record of this item (the job loaded them), so none is read before the insert."""
-        row = None if first else await self.s.get(SendRow, (message_id, seq))
+        if first:  # every memo's first attempt: one Core INSERT, no ORM object to flush
+            values = {
+                "message_id": message_id,
+                "seq": seq,
+                "chat_id": chat_id,
+                "line_id": line_id,
+                "provider": provider,
+                "state": ATTEMPTING,
+                "attempts": 1,
+                "first_attempt_at": now,
+                "last_attempt_at": now,
+            }
+            await self.s.execute(inserting(_SENDS, _FIRST_ATTEMPT), values)
+            return SendRecord(message_id, seq, ATTEMPTING, None, 1, now)
+        row = await self.s.get(SendRow, (message_id, seq))
         if row is None:
             row = SendRow(
                 message_id=message_id,
@@ -72,18 +108,9 @@ class SendRepo:
         return _record(row)
 
     async def accepted(self, message_id: str, seq: int, provider_message_id: str, now: datetime) -> None:
-        # one Core UPDATE, no read first: every delivered item passes here
-        sends = _SENDS.c
-        result = await self.s.execute(
-            update(_SENDS)
-            .where(sends.message_id == message_id, sends.seq == seq)
-            .values(
-                state=ACCEPTED,
-                provider_message_id=provider_message_id,
-                accepted_at=func.coalesce(sends.accepted_at, now),
-                error=None,
-            )
-        )
+        # one Core UPDATE built once, no read first: every delivered item passes here
+        params = {"where_message_id": message_id, "where_seq": seq, "accepted_id": provider_message_id, "now": now}
+        result = await self.s.execute(_accepted_statement(), params)
         assert getattr(result, "rowcount", 0) == 1, "an attempt is recorded before its provider call"
 
     async def refused(self, message_id: str, seq: int, error: str) -> None:

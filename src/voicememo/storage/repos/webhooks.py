@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.domain.models import WebhookSubscription
+from voicememo.storage.prepared import inserting, selecting
 from voicememo.storage.tables import WebhookAttemptRow, WebhookSubscriptionRow
 
+_SUBS = cast(Table, WebhookSubscriptionRow.__table__)
+_ATTEMPTS = cast(Table, WebhookAttemptRow.__table__)
 
-def _sub(row: WebhookSubscriptionRow) -> WebhookSubscription:
+
+def _sub(row: Any) -> WebhookSubscription:
+    """From a row of the subscriptions table (every delivery reads one: Core, not ORM objects)."""
     return WebhookSubscription(
         id=row.id,
         partner_id=row.partner_id,
@@ -58,12 +64,9 @@ class WebhookRepo:
         row = await self._row(partner_id, sub_id)
         return (_sub(row), row.signing_secret) if row else None
 
-    async def _row(self, partner_id: str, sub_id: str) -> WebhookSubscriptionRow | None:
-        return await self.s.scalar(
-            select(WebhookSubscriptionRow).where(
-                WebhookSubscriptionRow.partner_id == partner_id, WebhookSubscriptionRow.id == sub_id
-            )
-        )
+    async def _row(self, partner_id: str, sub_id: str) -> Any:
+        stmt = selecting(_SUBS, _SUBS.c.partner_id, _SUBS.c.id)
+        return (await self.s.execute(stmt, {"partner_id": partner_id, "id": sub_id})).first()
 
     async def list_all(self, partner_id: str) -> list[WebhookSubscription]:
         """Read once per transaction: a delivery that moves a message twice (sent, then a receipt given
@@ -71,11 +74,8 @@ class WebhookRepo:
         transaction (or process) never sees a stale list; writes here forget it."""
         cache = self._cache()
         if partner_id not in cache:
-            rows = await self.s.scalars(
-                select(WebhookSubscriptionRow)
-                .where(WebhookSubscriptionRow.partner_id == partner_id)
-                .order_by(WebhookSubscriptionRow.created_at, WebhookSubscriptionRow.id)
-            )
+            stmt = selecting(_SUBS, _SUBS.c.partner_id, order_by=(_SUBS.c.created_at, _SUBS.c.id))
+            rows = await self.s.execute(stmt, {"partner_id": partner_id})
             cache[partner_id] = [_sub(r) for r in rows]
         return list(cache[partner_id])
 
@@ -117,8 +117,9 @@ class AttemptRepo:
         self.s = session
 
     async def add(self, **values: object) -> None:
-        self.s.add(WebhookAttemptRow(id=str(uuid.uuid4()), **values))
-        await self.s.flush()
+        """One per webhook attempt: a Core INSERT built once per set of columns."""
+        values["id"] = str(uuid.uuid4())
+        await self.s.execute(inserting(_ATTEMPTS, tuple(sorted(values))), values)
 
     async def purge_older_than(self, cutoff: datetime) -> int:
         result = await self.s.execute(delete(WebhookAttemptRow).where(WebhookAttemptRow.created_at < cutoff))
