@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.domain.models import Attachment, AttachmentStatus
-from voicememo.storage.prepared import selecting_in
+from voicememo.storage.prepared import selecting, selecting_in
 from voicememo.storage.tables import AttachmentRow, RenditionRow
 
 _ATTACHMENTS = cast(Table, AttachmentRow.__table__)
@@ -25,6 +26,14 @@ def to_attachment(row: Any) -> Attachment:
     return Attachment(**values)
 
 
+@functools.cache
+def _exists_statement() -> Select[tuple[str]]:
+    table = _ATTACHMENTS
+    return select(table.c.id).where(
+        table.c.partner_id == bindparam("partner_id"), table.c.id == bindparam("id"), table.c.deleted_at.is_(None)
+    )
+
+
 class AttachmentRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
@@ -36,22 +45,16 @@ class AttachmentRepo:
         await self.s.flush()
 
     async def get(self, partner_id: str, attachment_id: str, *, include_deleted: bool = False) -> Attachment | None:
-        stmt = select(AttachmentRow).where(AttachmentRow.partner_id == partner_id, AttachmentRow.id == attachment_id)
-        if not include_deleted:
-            stmt = stmt.where(AttachmentRow.deleted_at.is_(None))
-        row = await self.s.scalar(stmt)
-        return to_attachment(row) if row else None
+        stmt = selecting(_ATTACHMENTS, _ATTACHMENTS.c.partner_id, _ATTACHMENTS.c.id)
+        row = (await self.s.execute(stmt, {"partner_id": partner_id, "id": attachment_id})).first()
+        if row is None or (row.deleted_at is not None and not include_deleted):
+            return None
+        return to_attachment(row)
 
     async def exists(self, partner_id: str, attachment_id: str) -> bool:
         """Whether the attachment is there and not deleted (a check inside a write, no row to load)."""
-        found = await self.s.scalar(
-            select(AttachmentRow.id).where(
-                AttachmentRow.partner_id == partner_id,
-                AttachmentRow.id == attachment_id,
-                AttachmentRow.deleted_at.is_(None),
-            )
-        )
-        return found is not None
+        params = {"partner_id": partner_id, "id": attachment_id}
+        return (await self.s.execute(_exists_statement(), params)).first() is not None
 
     async def get_public(self, attachment_id: str) -> Attachment | None:
         """For the download route: the id itself is the capability, no partner in the request."""

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
+from voicememo.storage.prepared import selecting
 from voicememo.storage.tables import AttachmentRow, ReceiptRow, RenditionRow
 
 _RECEIPTS = cast(Table, ReceiptRow.__table__)
+_RENDITIONS = cast(Table, RenditionRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +34,7 @@ class StoredRendition:
     details: dict[str, Any]
 
 
-def _rendition(row: RenditionRow) -> StoredRendition:
+def _rendition(row: Any) -> StoredRendition:
     return StoredRendition(
         row.id,
         row.sha256,
@@ -49,9 +53,8 @@ class RenditionRepo:
         self.s = session
 
     async def get(self, sha256: str, profile: str) -> StoredRendition | None:
-        row = await self.s.scalar(
-            select(RenditionRow).where(RenditionRow.sha256 == sha256, RenditionRow.profile == profile)
-        )
+        stmt = selecting(_RENDITIONS, _RENDITIONS.c.sha256, _RENDITIONS.c.profile)
+        row = (await self.s.execute(stmt, {"sha256": sha256, "profile": profile})).first()
         return _rendition(row) if row else None
 
     async def remove_orphans(self, sha256: str) -> list[str]:
@@ -95,6 +98,28 @@ class RenditionRepo:
         return True
 
 
+_RECEIPT_COLUMNS = ("message_id", "handle", "delivered_at", "read_at")
+
+
+@functools.cache
+def _record_statement(dialect: str) -> ReturningInsert[Any]:
+    """Built once per dialect (every receipt runs it): keep each recipient's first delivered/read time."""
+    table = _RECEIPTS
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
+        {
+            name: bindparam(name, type_=table.c[name].type)
+            for name in ("message_id", "handle", "delivered_at", "read_at")
+        }
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c.message_id, table.c.handle],
+        set_={
+            "delivered_at": func.coalesce(table.c.delivered_at, upsert.excluded.delivered_at),
+            "read_at": func.coalesce(table.c.read_at, upsert.excluded.read_at),
+        },
+    ).returning(table.c.delivered_at, table.c.read_at)
+
+
 class ReceiptRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
@@ -105,19 +130,9 @@ class ReceiptRepo:
         """Keep the first delivered/read time of one recipient (a read message was delivered too), in one
         upsert; returns the recipient's (delivered_at, read_at) as they now stand."""
         read_at = at if kind == "read" else None
-        table = _RECEIPTS
-        dialect = self.s.get_bind().dialect.name
-        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
-            message_id=message_id, handle=handle, delivered_at=at, read_at=read_at
-        )
-        stmt = upsert.on_conflict_do_update(
-            index_elements=[table.c.message_id, table.c.handle],
-            set_={
-                "delivered_at": func.coalesce(table.c.delivered_at, upsert.excluded.delivered_at),
-                "read_at": func.coalesce(table.c.read_at, upsert.excluded.read_at),
-            },
-        ).returning(table.c.delivered_at, table.c.read_at)
-        row = (await self.s.execute(stmt)).one()
+        stmt = _record_statement(self.s.get_bind().dialect.name)
+        params = {"message_id": message_id, "handle": handle, "delivered_at": at, "read_at": read_at}
+        row = (await self.s.execute(stmt, params)).one()
         return row.delivered_at, row.read_at
 
     async def for_message(self, message_id: str) -> dict[str, tuple[datetime | None, datetime | None]]:
