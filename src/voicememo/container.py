@@ -196,4 +196,5 @@ class Container:
     async def aclose(self) -> None:
         self.audio.close()
         await self.ctx.senders.aclose()
+        await self.ctx.fetcher.aclose()
         await self.ctx.db.dispose()

@@ -8,6 +8,7 @@ of signed URLs (ours, S3's presigned ones, a sender's ``?password=``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import MutableMapping
 from typing import Any
@@ -33,7 +34,9 @@ _PATTERNS = [
 ]
 
 
+@functools.lru_cache(maxsize=4096)
 def _secret_name(key: str) -> bool:
+    """Cached: every log line asks this of each of its (few, recurring) field names."""
     lowered = key.lower()
     if lowered in _SECRET_NAMES:
         return True

@@ -24,6 +24,7 @@ import httpx
 
 from voicememo.errors import AddressRefused, FetchFailed, InvalidParameter, PayloadTooLarge
 from voicememo.net.addresses import IPAddress, address_problem, literal_address
+from voicememo.net.clients import OriginClients
 
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -102,6 +103,11 @@ class SafeFetcher:
         self._ssl = ssl.create_default_context(cafile=certifi.where())
         if policy.ca_bundle is not None:
             self._ssl.load_verify_locations(cafile=str(policy.ca_bundle))
+        self._origins = OriginClients(self._ssl)
+
+    async def aclose(self) -> None:
+        """Close the webhook targets' kept-alive connections."""
+        await self._origins.aclose()
 
     async def fetch_to(self, url: str, dest: Path) -> Fetched:
         """Download ``url`` into ``dest``; every refusal is a FetchFailed/PayloadTooLarge saying why."""
@@ -199,25 +205,26 @@ class SafeFetcher:
         host_header = host if parsed.port in (None, default_port) else f"{host}:{parsed.port}"
         limits = httpx.Timeout(seconds, connect=min(seconds, self.policy.connect_timeout))
         last: Exception | None = None
-        async with httpx.AsyncClient(verify=self._ssl, trust_env=False, timeout=limits) as client:
-            for ip in addresses:
-                try:
-                    async with asyncio.timeout(seconds):
-                        request = client.build_request(
-                            "POST",
-                            parsed.copy_with(host=str(ip)),
-                            content=body,
-                            headers={**headers, "Host": host_header, "User-Agent": "voicememo/1 (+webhooks)"},
-                            extensions={"sni_hostname": host},
-                        )
-                        response = await client.send(request, stream=True)
-                        try:
-                            head = await _read_head(response, excerpt_chars * 4)  # UTF-8: ≤ 4 bytes a character
-                        finally:
-                            await response.aclose()
-                    return PostAnswer(response.status_code, head.decode("utf-8", "replace")[:excerpt_chars])
-                except (httpx.HTTPError, TimeoutError) as exc:
-                    last = exc
+        client = await self._origins.get(f"{parsed.scheme}://{host_header}")  # kept alive between attempts
+        for ip in addresses:
+            try:
+                async with asyncio.timeout(seconds):
+                    request = client.build_request(
+                        "POST",
+                        parsed.copy_with(host=str(ip)),
+                        content=body,
+                        headers={**headers, "Host": host_header, "User-Agent": "voicememo/1 (+webhooks)"},
+                        extensions={"sni_hostname": host},
+                        timeout=limits,
+                    )
+                    response = await client.send(request, stream=True)
+                    try:
+                        head = await _read_head(response, excerpt_chars * 4)  # UTF-8: ≤ 4 bytes a character
+                    finally:
+                        await response.aclose()
+                return PostAnswer(response.status_code, head.decode("utf-8", "replace")[:excerpt_chars])
+            except (httpx.HTTPError, TimeoutError) as exc:
+                last = exc
         raise FetchFailed(f"No answer from {host}: {_cause(last) if last else 'no address'}.")
 
     def _redirect_target(self, url: httpx.URL, response: httpx.Response) -> httpx.URL:
