@@ -5,6 +5,7 @@ iMessage gets mono Opus in CAF (the bubble); SMS/RCS get the MMS rendition (≤ 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,8 @@ from voicememo.storage.repos.delivery import RenditionRepo, StoredRendition
 class Renditions:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        #: renders under way in this process, by (sha256, profile key)
+        self._making: dict[tuple[str, str], asyncio.Future[StoredRendition]] = {}
 
     def profile(self, service: Service) -> tuple[str, str, dict[str, int]]:
         settings = self.ctx.settings
@@ -51,6 +54,42 @@ class Renditions:
                 cached = await RenditionRepo(s).get(audio.sha256, key)
         if cached is not None and await self.ctx.blobs.exists(cached.blob_key):
             return cached
+        return await self._single_flight(audio, profile, key, options)
+
+    async def _single_flight(
+        self, audio: Attachment, profile: str, key: str, options: dict[str, int]
+    ) -> StoredRendition:
+        """One render per (audio, profile) at a time in this process: the same memo sent to many chats
+        at once (a broadcast) would otherwise be rendered by every delivery running, each taking a core.
+        The others wait for it; if it was cancelled (its job lost its lease) the next one renders."""
+        assert audio.sha256 is not None
+        flight = (audio.sha256, key)
+        while (running := self._making.get(flight)) is not None:
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                if not running.cancelled() or _being_cancelled():
+                    raise
+        made: asyncio.Future[StoredRendition] = asyncio.get_running_loop().create_future()
+        made.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved" warnings
+        self._making[flight] = made
+        try:
+            stored = await self._make(audio, profile, key, options)
+        except asyncio.CancelledError:
+            made.cancel()
+            raise
+        except BaseException as exc:
+            made.set_exception(exc)
+            raise
+        else:
+            made.set_result(stored)
+            return stored
+        finally:
+            del self._making[flight]
+
+    async def _make(self, audio: Attachment, profile: str, key: str, options: dict[str, int]) -> StoredRendition:
+        assert audio.sha256 is not None
+        assert audio.blob_key is not None
         if audio.samples and audio.sample_rate:  # measured at intake: the renderer need not decode twice
             options = {**options, "source_samples": audio.samples, "source_rate": audio.sample_rate}
         async with local_copy(self.ctx, audio.blob_key) as src, temp_path(self.ctx.settings.tmp_dir) as dst:
@@ -77,6 +116,11 @@ class Renditions:
                 await self.ctx.blobs.delete(blob.key)
                 return existing
         return stored
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 @asynccontextmanager
