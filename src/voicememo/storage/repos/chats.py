@@ -15,16 +15,14 @@ from voicememo.storage.repos.paging import older_than
 from voicememo.storage.tables import ChatHandleRow, ChatRow, LineRow
 
 
-def _handle(row: ChatHandleRow) -> ChatHandle:
-    return ChatHandle(
-        id=row.id,
-        handle=row.handle,
-        service=Service(row.service),
-        joined_at=row.joined_at,
-        is_me=row.is_me,
-        left_at=row.left_at,
-        status=HandleStatus(row.status),
-    )
+def _handle(row: Any, prefix: str = "") -> ChatHandle:
+    """From a handle row, or from a joined row whose handle columns are labelled ``<prefix><name>``."""
+    field = {name: getattr(row, prefix + name) for name in _HANDLE_FIELDS}
+    field.update(service=Service(field["service"]), status=HandleStatus(field["status"]))
+    return ChatHandle(**field)
+
+
+_HANDLE_FIELDS = ("id", "handle", "service", "joined_at", "is_me", "left_at", "status")
 
 
 #: the chat's line number, as a column of the chat's own row (no join that a caller's join could clash with)
@@ -48,18 +46,6 @@ def _get_statement() -> Select[Any]:
         .outerjoin(handles, handles.c.chat_id == chats.c.id)
         .where(chats.c.partner_id == bindparam("partner_id"), chats.c.id == bindparam("id"))
         .order_by(handles.c.is_me.desc(), handles.c.joined_at, handles.c.handle)
-    )
-
-
-def _labelled_handle(row: Any) -> ChatHandle:
-    return ChatHandle(
-        id=row.h_id,
-        handle=row.h_handle,
-        service=Service(row.h_service),
-        joined_at=row.h_joined_at,
-        is_me=row.h_is_me,
-        left_at=row.h_left_at,
-        status=HandleStatus(row.h_status),
     )
 
 
@@ -131,7 +117,7 @@ class ChatRepo:
         rows = (await self.s.execute(_get_statement(), {"partner_id": partner_id, "id": chat_id})).all()
         if not rows:
             return None
-        return _chat(rows[0], rows[0].line_number, [_labelled_handle(r) for r in rows if r.h_id is not None])
+        return _chat(rows[0], rows[0].line_number, [_handle(r, "h_") for r in rows if r.h_id is not None])
 
     async def search(
         self, partner_id: str, *, from_number: str | None, to_handle: str | None, limit: int, cursor: str | None
