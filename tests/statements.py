@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Engine, event
 
 from receiver import Receiver
 from voicememo.container import Container
@@ -47,13 +46,13 @@ class StatementCounter:
 
 
 @contextmanager
-def counting(engine: AsyncEngine) -> Iterator[StatementCounter]:
+def counting(engine: Engine) -> Iterator[StatementCounter]:
     counter = StatementCounter()
-    event.listen(engine.sync_engine, "before_cursor_execute", counter._on_execute)
+    event.listen(engine, "before_cursor_execute", counter._on_execute)
     try:
         yield counter
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", counter._on_execute)
+        event.remove(engine, "before_cursor_execute", counter._on_execute)
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ async def _count(
                 )
                 chats.append(created.json()["chat"]["id"])
             ids: list[str] = []
-            with counting(container.ctx.db.engine) as counter:
+            with counting(container.ctx.db.statement_engine) as counter:
                 for n in range(memos):
                     extra = {"Idempotency-Key": f"count-{n}"} if idempotency_keys else {}
                     response = await http.post(

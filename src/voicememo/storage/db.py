@@ -5,8 +5,10 @@ with SQLite's default deferred BEGIN, two processes that read and then write fai
 with "database is locked" instead of waiting for each other (measured: 1,441 of
 1,600 such transactions). Read-only units of work use a deferred BEGIN so readers
 never queue behind writers. Statements run on the event loop's own thread rather than aiosqlite's
-(storage/sqlite_inline.py: the hand-offs cost more than the statements); a lock held by another
-process is waited for with ``asyncio.sleep`` there, so SQLite's own busy timeout is 0.
+(storage/sqlite_inline.py: the hand-offs cost more than the statements), through SQLAlchemy's sync
+ORM rather than its greenlet-based async one (storage/loop_session.py: that machinery cost more
+than the statements too); a lock held by another process is waited for with ``asyncio.sleep``, so
+SQLite's own busy timeout is 0.
 
 PostgreSQL (``postgresql+asyncpg://``) runs the same models, queries and migrations with none of
 that: its transactions are READ COMMITTED, writers lock rows rather than the database, and the
@@ -20,13 +22,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from voicememo.storage import sqlite_inline
+from voicememo.storage import loop_session, sqlite_inline
 
 _READ_ONLY = "voicememo_read_only"
 #: how long a statement waits for another process's write lock before "database is locked"
@@ -111,6 +113,17 @@ class Database:
         self.engine = create_engine(database_url, pool=pool, sqlite_inline_calls=sqlite_inline_calls)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write_lock = asyncio.Lock() if is_sqlite(database_url) else None
+        #: SQLite on the loop: units of work through the sync ORM (storage/loop_session.py)
+        self._loop_engine = (
+            loop_session.sync_engine(make_url(database_url).database or ":memory:")
+            if is_sqlite(database_url) and sqlite_inline_calls
+            else None
+        )
+
+    @property
+    def statement_engine(self) -> Engine:
+        """The engine whose connections run the statements (for statement counting)."""
+        return self._loop_engine or self.engine.sync_engine
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -124,12 +137,25 @@ class Database:
             async with self._sessions() as session, session.begin():
                 yield session
             return
+        if self._loop_engine is not None:
+            async with (
+                self._write_lock,
+                loop_session.unit_of_work(self._loop_engine, write=True, busy_timeout=_BUSY_TIMEOUT_SECONDS) as unit,
+            ):
+                yield cast(AsyncSession, unit)  # the part of AsyncSession's interface the repositories use
+            return
         async with self._write_lock, self._sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A read-only transaction."""
+        if self._loop_engine is not None:
+            async with loop_session.unit_of_work(
+                self._loop_engine, write=False, busy_timeout=_BUSY_TIMEOUT_SECONDS
+            ) as unit:
+                yield cast(AsyncSession, unit)
+            return
         async with self._sessions() as session:
             await session.connection(execution_options={_READ_ONLY: True})
             try:
@@ -143,3 +169,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._loop_engine is not None:
+            self._loop_engine.dispose()

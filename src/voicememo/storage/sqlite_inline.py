@@ -25,7 +25,7 @@ _FIRST_PAUSE = 0.001
 _LONGEST_PAUSE = 0.05
 
 
-def _is_busy(error: sqlite3.OperationalError) -> bool:
+def is_busy(error: sqlite3.OperationalError) -> bool:
     code = getattr(error, "sqlite_errorcode", None)
     if code is not None:
         return (code & 0xFF) in _BUSY_CODES
@@ -39,7 +39,7 @@ async def _retrying_busy(call: Any, busy_timeout: float) -> Any:
         try:
             return call()
         except sqlite3.OperationalError as error:
-            if not _is_busy(error) or waited >= busy_timeout:
+            if not is_busy(error) or waited >= busy_timeout:
                 raise
         await asyncio.sleep(pause)
         waited += pause
