@@ -172,7 +172,10 @@ def test_keyboard_only_sign_in_and_send(page: Page, served: Served, sounds: dict
     partner = served.new_partner()
     chat_id = served.new_chat(partner, "+15557770006")
     page.goto("/console/sign-in")
-    page.keyboard.type(partner.key)  # the key field has the focus on arrival
+    # the key field takes the focus on arrival (autofocus); on a loaded machine that can come after
+    # the page's load event, and keys typed before it were lost (a CI run signed in with a cut key)
+    expect(page.locator("#api_key")).to_be_focused()
+    page.keyboard.type(partner.key)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Chats", exact=True)).to_be_visible()
     _tab_to(page, f'a[href="/console/chats/{chat_id}"]')
