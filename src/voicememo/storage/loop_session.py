@@ -12,8 +12,6 @@ refused as busy (another process holds the lock) did nothing and is tried again 
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -21,15 +19,12 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 
-from voicememo.storage.sqlite_inline import is_busy
+from voicememo.storage.sqlite_inline import retrying_busy
 
 T = TypeVar("T")
-_FIRST_PAUSE = 0.001
-_LONGEST_PAUSE = 0.05
 
 
 def sync_engine(path: str) -> Engine:
@@ -43,21 +38,6 @@ def sync_engine(path: str) -> Engine:
             dbapi_connection.execute(f"PRAGMA {pragma}")
 
     return engine
-
-
-async def retrying_busy(call: Callable[[], T], busy_timeout: float) -> T:
-    pause, waited = _FIRST_PAUSE, 0.0
-    while True:
-        try:
-            return call()
-        except OperationalError as error:
-            if not isinstance(error.orig, sqlite3.OperationalError) or not is_busy(error.orig):
-                raise
-            if waited >= busy_timeout:
-                raise
-        await asyncio.sleep(pause)
-        waited += pause
-        pause = min(pause * 2, _LONGEST_PAUSE)
 
 
 class LoopSession:

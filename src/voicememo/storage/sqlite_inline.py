@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _FIRST_PAUSE = 0.001
@@ -32,14 +34,18 @@ def is_busy(error: sqlite3.OperationalError) -> bool:
     return "database is locked" in str(error)
 
 
-async def _retrying_busy(call: Any, busy_timeout: float) -> Any:
+async def retrying_busy(call: Callable[[], T], busy_timeout: float) -> T:
+    """``call()``, tried again after a growing ``asyncio.sleep`` while SQLite answers busy (another
+    process holds the lock), for at most ``busy_timeout`` seconds. Also used by storage/loop_session.py,
+    where the busy error arrives wrapped by SQLAlchemy (its ``orig``)."""
     pause = _FIRST_PAUSE
     waited = 0.0
     while True:
         try:
             return call()
-        except sqlite3.OperationalError as error:
-            if not is_busy(error) or waited >= busy_timeout:
+        except Exception as error:
+            cause = error if isinstance(error, sqlite3.OperationalError) else getattr(error, "orig", None)
+            if not isinstance(cause, sqlite3.OperationalError) or not is_busy(cause) or waited >= busy_timeout:
                 raise
         await asyncio.sleep(pause)
         waited += pause
@@ -61,14 +67,14 @@ class InlineCursor:
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         if parameters is None:
-            await _retrying_busy(lambda: self._cursor.execute(sql), self._owner.busy_timeout)
+            await retrying_busy(lambda: self._cursor.execute(sql), self._owner.busy_timeout)
         else:
-            await _retrying_busy(lambda: self._cursor.execute(sql, parameters), self._owner.busy_timeout)
+            await retrying_busy(lambda: self._cursor.execute(sql, parameters), self._owner.busy_timeout)
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> InlineCursor:
         rows = list(parameters)  # an iterator could not be replayed after a busy refusal
-        await _retrying_busy(lambda: self._cursor.executemany(sql, rows), self._owner.busy_timeout)
+        await retrying_busy(lambda: self._cursor.executemany(sql, rows), self._owner.busy_timeout)
         return self
 
     async def fetchone(self) -> Any:
@@ -134,7 +140,7 @@ class InlineConnection:
 
     async def commit(self) -> None:
         connection = self._open()
-        await _retrying_busy(connection.commit, self.busy_timeout)
+        await retrying_busy(connection.commit, self.busy_timeout)
 
     async def rollback(self) -> None:
         self._open().rollback()
