@@ -39,13 +39,12 @@ _HANDLES = cast(Table, ChatHandleRow.__table__)
 def _get_statement() -> Select[Any]:
     """Built once (every accept and every delivery reads a chat): the chat's columns, its line's number
     and, one row per handle, the handle's columns labelled ``h_<name>``."""
-    chats, handles, lines = _CHATS, _HANDLES, cast(Table, LineRow.__table__)
-    number = select(lines.c.phone_number).where(lines.c.id == chats.c.line_id).scalar_subquery()
+    chats, handles = _CHATS, _HANDLES
     return (
-        select(*chats.c, number.label("line_number"), *(c.label(f"h_{c.name}") for c in handles.c))
+        select(*chats.c, _LINE_NUMBER.label("line_number"), *(c.label(f"h_{c.name}") for c in handles.c))
         .outerjoin(handles, handles.c.chat_id == chats.c.id)
         .where(chats.c.partner_id == bindparam("partner_id"), chats.c.id == bindparam("id"))
-        .order_by(handles.c.is_me.desc(), handles.c.joined_at, handles.c.handle)
+        .order_by(*_HANDLE_ORDER)
     )
 
 

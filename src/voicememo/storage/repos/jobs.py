@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, Update, and_, bindparam, exists, func, insert, or_, select, text, update
+from sqlalchemy import Insert, Table, Update, and_, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.storage.notify import notify_enqueued
+from voicememo.storage.prepared import inserting
 from voicememo.storage.tables import JobRow
 from voicememo.tracing import trace_id_if_any
 
@@ -81,10 +82,7 @@ _ENQUEUED = ("kind", "payload", "status", "attempts", "max_attempts", "run_at", 
 @functools.cache
 def _enqueue_statement() -> Insert:
     """Built once: constructing an INSERT and its cache key cost more CPU than SQLite running it."""
-    jobs = _JOBS
-    return (
-        insert(jobs).values({name: bindparam(name, type_=jobs.c[name].type) for name in _ENQUEUED}).returning(jobs.c.id)
-    )
+    return inserting(_JOBS, _ENQUEUED).returning(_JOBS.c.id)
 
 
 @functools.cache
