@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -234,10 +235,10 @@ class JobRow(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_claim", "status", "run_at"),
-        # a claim looks for an earlier unfinished job per order key: with status in the index it reads
-        # only those, not every finished job of the chat (claims slowed as history grew)
-        Index("ix_jobs_order_open", "order_key", "status", "id"),
+        # a claim reads unheld due jobs in run_at order
+        Index("ix_jobs_claim", "status", "held", "run_at"),
+        # the triggers of migration 0008 look for a key's unheld open job and its lowest held one
+        Index("ix_jobs_order_open", "order_key", "held", "status", "id"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -248,6 +249,8 @@ class JobRow(Base):
     run_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: jobs sharing an order key run strictly one after another, in id order
     order_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    #: waiting behind an earlier open job of its order key; kept by the database's triggers (migration 0008)
+    held: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

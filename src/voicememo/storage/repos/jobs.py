@@ -1,10 +1,13 @@
 """The jobs table: enqueue inside the caller's transaction, claim with a lease, finish with fencing.
 
-A claim takes queued jobs that are due and running jobs whose lease expired (their worker
-died), skipping any job whose order key has an earlier unfinished job. On PostgreSQL the
-same query runs with FOR UPDATE SKIP LOCKED, so concurrent claimers take disjoint jobs and never
-wait on each other; on SQLite the IMMEDIATE transaction already serialises claimers (SQLAlchemy
-renders no FOR UPDATE there). On PostgreSQL an enqueue also notifies listening workers (storage/notify.py).
+Jobs sharing an order key run one after another, in id order: every job but its key's head waits
+``held``, and the database's triggers (migration 0008) release the next one as the head ends. A
+claim therefore takes unheld queued jobs that are due and running jobs whose lease expired (their
+worker died), reading them from an index in run_at order and stopping at its limit, whatever the
+backlog. On PostgreSQL the same query runs with FOR UPDATE SKIP LOCKED, so concurrent claimers take
+disjoint jobs and never wait on each other; on SQLite the IMMEDIATE transaction already serialises
+claimers (SQLAlchemy renders no FOR UPDATE there). On PostgreSQL an enqueue also notifies listening
+workers (storage/notify.py).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, Update, and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import Insert, Subquery, Table, Update, and_, bindparam, func, select, text, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.storage.notify import notify_enqueued
@@ -45,23 +48,21 @@ def _claim_statement(limit: int, kinds: tuple[str, ...]) -> Update:
     building the statement anew each time (and its cache key) cost more CPU than running it. A Core
     UPDATE … RETURNING of the table's columns skips loading ORM objects that are only read once."""
     jobs = _JOBS
-    candidate, earlier = jobs.alias("candidate"), jobs.alias("earlier")
     now = bindparam("claim_now", type_=jobs.c.run_at.type)
-    blocked = exists().where(
-        earlier.c.order_key == candidate.c.order_key,
-        earlier.c.id < candidate.c.id,
-        earlier.c.status.in_((QUEUED, RUNNING)),
-    )
-    due = or_(
-        and_(candidate.c.status == QUEUED, candidate.c.run_at <= now),
-        and_(candidate.c.status == RUNNING, candidate.c.lease_until < now),
-    )
-    chosen = select(candidate.c.id).where(due, or_(candidate.c.order_key.is_(None), ~blocked))
-    if kinds:
-        chosen = chosen.where(candidate.c.kind.in_(kinds))
-    chosen = (
-        chosen.order_by(candidate.c.run_at, candidate.c.id).limit(limit).with_for_update(skip_locked=True, of=candidate)
-    )
+
+    def first(status: str) -> Subquery:
+        # each part reads its index in (run_at, id) order and stops at the limit: an OR of the two
+        # made SQLite gather and sort every unheld due job (each message's webhook job is its key's head)
+        c = jobs.alias().c
+        due = and_(c.held.is_(False), c.run_at <= now) if status == QUEUED else c.lease_until < now
+        part = select(c.id, c.run_at).where(c.status == status, due)
+        if kinds:
+            part = part.where(c.kind.in_(kinds))
+        return part.order_by(c.run_at, c.id).limit(limit).with_for_update(skip_locked=True).subquery()
+
+    queued, expired = first(QUEUED), first(RUNNING)
+    either = union_all(select(queued), select(expired)).subquery()
+    chosen = select(either.c.id).order_by(either.c.run_at, either.c.id).limit(limit)
     return (
         update(jobs)
         .where(jobs.c.id.in_(chosen.scalar_subquery()))
@@ -222,7 +223,10 @@ class JobRepo:
         return bool(getattr(result, "rowcount", 0))
 
     async def next_due(self) -> datetime | None:
-        return await self.s.scalar(select(func.min(JobRow.run_at)).where(JobRow.status == QUEUED))
+        """When the next job a claim could take is due (a held job waits for its head's end, not a time)."""
+        return await self.s.scalar(
+            select(func.min(JobRow.run_at)).where(JobRow.status == QUEUED, JobRow.held.is_(False))
+        )
 
     async def counts(self) -> dict[str, int]:
         rows = await self.s.execute(select(JobRow.status, func.count()).group_by(JobRow.status))
