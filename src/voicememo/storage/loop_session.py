@@ -40,34 +40,60 @@ def sync_engine(path: str) -> Engine:
     return engine
 
 
-class LoopSession:
-    """What the repositories call on a session, run synchronously (see the module's docstring)."""
+def _orm(statement: Any) -> bool:
+    """Whether ``statement`` names mapped classes (so the ORM must run it), not only tables."""
+    attrs: dict[str, Any] = getattr(statement, "_propagate_attrs", None) or {}
+    return attrs.get("compile_state_plugin") == "orm"
 
-    def __init__(self, session: Session, busy_timeout: float) -> None:
-        self.sync_session = session
-        self.info = session.info
+
+class LoopSession:
+    """What the repositories call on a session, run synchronously (see the module's docstring).
+
+    Core statements (tables, not mapped classes: nearly every statement on the hot paths) run on the
+    unit's connection directly; the ORM session's execute cost ~15 µs more per statement for the same
+    work. The session itself is made on first use, so a unit of work without ORM calls never pays
+    for one. Both share the one connection and its transaction, and autoflush is off, so the
+    order of effects is the same either way."""
+
+    def __init__(self, conn: Connection, busy_timeout: float) -> None:
+        self._conn = conn
+        self._session: Session | None = None
         self._busy_timeout = busy_timeout
+        self.info: dict[Any, Any] = {}
+
+    @property
+    def sync_session(self) -> Session:
+        if self._session is None:
+            self._session = Session(bind=self._conn, expire_on_commit=False, autoflush=False)
+        return self._session
 
     def add(self, instance: object) -> None:
         self.sync_session.add(instance)
 
     def get_bind(self) -> Any:
-        return self.sync_session.get_bind()
+        return self._conn
 
     async def execute(self, statement: Any, params: Any = None, **kw: Any) -> Any:
-        return await self._run(lambda: self.sync_session.execute(statement, params, **kw))
+        if kw or _orm(statement):
+            return await self._run(lambda: self.sync_session.execute(statement, params, **kw))
+        return await self._run(lambda: self._conn.execute(statement, params))
 
     async def scalar(self, statement: Any, params: Any = None, **kw: Any) -> Any:
-        return await self._run(lambda: self.sync_session.scalar(statement, params, **kw))
+        if kw or _orm(statement):
+            return await self._run(lambda: self.sync_session.scalar(statement, params, **kw))
+        return await self._run(lambda: self._conn.scalar(statement, params))
 
     async def scalars(self, statement: Any, params: Any = None, **kw: Any) -> Any:
-        return await self._run(lambda: self.sync_session.scalars(statement, params, **kw))
+        if kw or _orm(statement):
+            return await self._run(lambda: self.sync_session.scalars(statement, params, **kw))
+        return await self._run(lambda: self._conn.scalars(statement, params))
 
     async def get(self, entity: Any, ident: Any, **kw: Any) -> Any:
         return await self._run(lambda: self.sync_session.get(entity, ident, **kw))
 
     async def flush(self) -> None:
-        await self._run(self.sync_session.flush)
+        if self._session is not None:
+            await self._run(self._session.flush)
 
     async def delete(self, instance: object) -> None:
         self.sync_session.delete(instance)
@@ -83,6 +109,10 @@ class LoopSession:
         with self.sync_session.begin_nested():
             yield
 
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
     async def _run(self, call: Callable[[], T]) -> T:
         return await retrying_busy(call, self._busy_timeout)
 
@@ -94,13 +124,13 @@ async def unit_of_work(engine: Engine, *, write: bool, busy_timeout: float) -> A
     conn = engine.connect()
     try:
         await retrying_busy(lambda: conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN"), busy_timeout)
-        session = Session(bind=conn, expire_on_commit=False, autoflush=False)
+        unit = LoopSession(conn, busy_timeout)
         try:
-            yield LoopSession(session, busy_timeout)
+            yield unit
             if write:
-                session.flush()
+                await unit.flush()
                 conn.commit()
         finally:
-            session.close()
+            unit.close()
     finally:
         conn.close()  # rolls back whatever was not committed
