@@ -8,7 +8,6 @@ from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from voicememo.domain.models import Chat, ChatHandle, HandleStatus, Service
 from voicememo.storage.repos.paging import older_than
@@ -25,14 +24,15 @@ def _handle(row: Any, prefix: str = "") -> ChatHandle:
 _HANDLE_FIELDS = ("id", "handle", "service", "joined_at", "is_me", "left_at", "status")
 
 
-#: the chat's line number, as a column of the chat's own row (no join that a caller's join could clash with)
-_LINE = aliased(LineRow)
-_LINE_NUMBER = select(_LINE.phone_number).where(_LINE.id == ChatRow.line_id).correlate(ChatRow).scalar_subquery()
-_HANDLE_ORDER = (ChatHandleRow.is_me.desc(), ChatHandleRow.joined_at, ChatHandleRow.handle)
-
-
 _CHATS = cast(Table, ChatRow.__table__)
 _HANDLES = cast(Table, ChatHandleRow.__table__)
+
+# Core (table) expressions, not mapped attributes: a statement made only of these runs on the
+# connection without the ORM (storage/loop_session.py), and they serve ORM queries just as well.
+#: the chat's line number, as a column of the chat's own row (no join that a caller's join could clash with)
+_LINE = cast(Table, LineRow.__table__).alias("chat_line")
+_LINE_NUMBER = select(_LINE.c.phone_number).where(_LINE.c.id == _CHATS.c.line_id).correlate(_CHATS).scalar_subquery()
+_HANDLE_ORDER = (_HANDLES.c.is_me.desc(), _HANDLES.c.joined_at, _HANDLES.c.handle)
 
 
 @functools.cache
