@@ -18,9 +18,11 @@ from email.message import Message
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
+import aiohttp
 import anyio
 import certifi
 import httpx
+from yarl import URL
 
 from voicememo.errors import AddressRefused, FetchFailed, InvalidParameter, PayloadTooLarge
 from voicememo.net.addresses import IPAddress, address_problem, literal_address
@@ -203,27 +205,27 @@ class SafeFetcher:
         default_port = 443 if parsed.scheme == "https" else 80
         addresses = await self._addresses(host, parsed.port or default_port, "webhook target URL")
         host_header = host if parsed.port in (None, default_port) else f"{host}:{parsed.port}"
-        limits = httpx.Timeout(seconds, connect=min(seconds, self.policy.connect_timeout))
+        limits = aiohttp.ClientTimeout(total=seconds, connect=min(seconds, self.policy.connect_timeout))
+        sni = host if parsed.scheme == "https" else None
         last: Exception | None = None
-        client = await self._origins.get(f"{parsed.scheme}://{host_header}")  # kept alive between attempts
+        session = await self._origins.get(f"{parsed.scheme}://{host_header}")  # kept alive between attempts
         for ip in addresses:
+            pinned = URL(str(parsed.copy_with(host=str(ip))), encoded=True)
             try:
-                async with asyncio.timeout(seconds):
-                    request = client.build_request(
-                        "POST",
-                        parsed.copy_with(host=str(ip)),
-                        content=body,
+                async with (
+                    asyncio.timeout(seconds),
+                    session.post(
+                        pinned,
+                        data=body,
                         headers={**headers, "Host": host_header, "User-Agent": "voicememo/1 (+webhooks)"},
-                        extensions={"sni_hostname": host},
+                        server_hostname=sni,
                         timeout=limits,
-                    )
-                    response = await client.send(request, stream=True)
-                    try:
-                        head = await _read_head(response, excerpt_chars * 4)  # UTF-8: ≤ 4 bytes a character
-                    finally:
-                        await response.aclose()
-                return PostAnswer(response.status_code, head.decode("utf-8", "replace")[:excerpt_chars])
-            except (httpx.HTTPError, TimeoutError) as exc:
+                        allow_redirects=False,
+                    ) as response,
+                ):
+                    head = await _read_head(response, excerpt_chars * 4)  # UTF-8: ≤ 4 bytes a character
+                return PostAnswer(response.status, head.decode("utf-8", "replace")[:excerpt_chars])
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 last = exc
         raise FetchFailed(f"No answer from {host}: {_cause(last) if last else 'no address'}.")
 
@@ -303,11 +305,12 @@ class PostAnswer:
     excerpt: str
 
 
-async def _read_head(response: httpx.Response, limit: int) -> bytes:
+async def _read_head(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """Up to ``limit`` bytes of the body; a receiver that answers forever is not read to the end."""
     head = b""
-    async for chunk in response.aiter_bytes():
-        head += chunk
-        if len(head) >= limit:
+    while len(head) < limit:
+        chunk = await response.content.read(limit - len(head))
+        if not chunk:
             break
-    return head[:limit]
+        head += chunk
+    return head
