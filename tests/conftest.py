@@ -23,6 +23,7 @@ from voicememo.logs import configure_logging
 if TYPE_CHECKING:
     from voicememo.container import Container
     from voicememo.settings import Settings
+    from voicememo.storage.db import Database
 
 FIXTURES = Path(__file__).parent / "fixtures" / "audio"
 
@@ -87,6 +88,17 @@ def ffprobe() -> str:
 def settings(tmp_path: Path) -> Settings:
     """Migrated settings on a fresh data dir; a module overrides this fixture to set its own values."""
     return testdb.migrated_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    """A migrated database (SQLite, or PostgreSQL when asked) for tests of the repositories and the worker."""
+    from voicememo.storage.db import Database
+    from voicememo.storage.migrate import upgrade
+
+    url = testdb.database_url(tmp_path)
+    upgrade(url)
+    return Database(url)
 
 
 @pytest.fixture

@@ -14,20 +14,13 @@ from sqlalchemy import delete, select, text
 
 import testdb
 from voicememo.storage.db import Database
-from voicememo.storage.migrate import alembic_config, upgrade
+from voicememo.storage.migrate import alembic_config
 from voicememo.storage.repos.job_admin import JobAdminRepo
 from voicememo.storage.repos.jobs import DEAD, DONE, QUEUED, RUNNING, Job, JobRepo
 from voicememo.storage.tables import JobRow
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    url = testdb.database_url(tmp_path)
-    upgrade(url)
-    return Database(url)
 
 
 async def enqueue(db: Database, order_key: str | None, at: datetime = T0) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,19 +13,11 @@ from clocks import Clock
 from voicememo.jobs.retry import RetryPolicy
 from voicememo.jobs.worker import Wakeup, Worker
 from voicememo.storage.db import Database
-from voicememo.storage.migrate import upgrade
 from voicememo.storage.repos.job_admin import JobAdminRepo
 from voicememo.storage.repos.jobs import Job, JobRepo
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    url = testdb.database_url(tmp_path)
-    upgrade(url)
-    return Database(url)
 
 
 async def enqueue(
