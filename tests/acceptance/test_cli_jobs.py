@@ -60,7 +60,7 @@ def test_an_operator_sees_requeues_and_purges_jobs(tmp_path: Path) -> None:
     shown = listed(tmp_path)
     assert set(shown) == {dead, dead_webhook, queued}, "dead, queued and running by default"
     assert shown[dead] | {"run_at": None, "updated_at": None} == {
-        "id": dead, "kind": "deliver", "status": "dead", "attempts": 5, "max_attempts": 5,
+        "id": dead, "kind": "deliver", "status": "dead", "held": False, "attempts": 5, "max_attempts": 5,
         "last_error": "sender refused: 4001 handle unreachable", "run_at": None, "updated_at": None,
     }  # fmt: skip
     assert set(listed(tmp_path, "--status", "dead", "--kind", "deliver")) == {dead}
@@ -83,3 +83,25 @@ def test_an_operator_sees_requeues_and_purges_jobs(tmp_path: Path) -> None:
     assert set(listed(tmp_path, "--status", "done")) == {young_done}
     refused = cli(tmp_path, "jobs", "purge", "--status", "queued", "--older-than", "0", check=False)
     assert refused.returncode == 2 and "only done or dead" in refused.stderr
+
+
+def test_a_job_waiting_behind_its_chats_earlier_job_is_listed_as_held(tmp_path: Path) -> None:
+    cli(tmp_path, "migrate")
+
+    async def queue_two() -> list[int]:
+        c = Container(Settings(data_dir=tmp_path, database_url=testdb.database_url(tmp_path)))
+        try:
+            async with c.ctx.db.write() as s:
+                return [
+                    await JobRepo(s).enqueue("deliver", {}, now=utcnow(), order_key="chat:c1", max_attempts=5)
+                    for _ in range(2)
+                ]
+        finally:
+            await c.aclose()
+
+    first, second = asyncio.run(queue_two())
+    shown = listed(tmp_path)
+    assert (shown[first]["status"], shown[first]["held"]) == ("queued", False)
+    assert (shown[second]["status"], shown[second]["held"]) == ("queued", True)
+    rows = {line.split()[0]: line.split()[1] for line in cli(tmp_path, "jobs", "list").stdout.splitlines()}
+    assert (rows[str(first)], rows[str(second)]) == ("queued", "held")

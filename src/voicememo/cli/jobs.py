@@ -26,13 +26,14 @@ def jobs_list(
     limit: Annotated[int, typer.Option(help="At most this many, earliest run_at first.")] = 200,
     as_json: JsonOpt = False,
 ) -> None:
-    """Dead, queued and running jobs (or those of --status) with kind, attempts, last error and run_at."""
+    """Dead, queued and running jobs (or those of --status) with kind, attempts, last error and run_at.
+    A queued job waiting behind an earlier one of its chat (or event) shows as held."""
     statuses = tuple(status or ("dead", "queued", "running"))
     jobs = run_admin(lambda c: c.job_ops.find(statuses, kind, limit))
     rows = [_row(j) for j in jobs]
     lines = [
-        f"{r['id']:>8}  {r['status']:<7}  {r['kind']:<14}  {r['attempts']}/{r['max_attempts']}  {r['run_at']}"
-        + (f"  {r['last_error']}" if r["last_error"] else "")
+        f"{r['id']:>8}  {'held' if r['held'] else r['status']:<7}  {r['kind']:<14}"
+        f"  {r['attempts']}/{r['max_attempts']}  {r['run_at']}" + (f"  {r['last_error']}" if r["last_error"] else "")
         for r in rows
     ]
     emit(as_json, {"jobs": rows}, "\n".join(lines) or "no jobs")
@@ -68,6 +69,7 @@ def _row(job: JobView) -> dict[str, Any]:
         "id": job.id,
         "kind": job.kind,
         "status": job.status,
+        "held": job.held,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
         "last_error": job.last_error,

@@ -28,6 +28,8 @@ class JobView:
     last_error: str | None
     created_at: datetime
     updated_at: datetime
+    #: queued behind an earlier open job of its order key (its chat's, its event's): it runs after that one
+    held: bool = False
 
 
 class JobAdminRepo:
@@ -40,7 +42,7 @@ class JobAdminRepo:
             stmt = stmt.where(JobRow.kind == kind)
         return [
             JobView(r.id, r.kind, r.status, r.attempts, r.max_attempts, r.run_at, r.last_error, r.created_at,
-                    r.updated_at)
+                    r.updated_at, r.held)
             for r in await self.s.scalars(stmt)
         ]  # fmt: skip
 
