@@ -29,12 +29,6 @@ def selecting(table: Table, *where: Column[object], order_by: tuple[Column[objec
 
 
 @functools.cache
-def selecting_in(table: Table, column: Column[object]) -> Select[tuple[object]]:
-    """Every column of the rows whose ``column`` is one of the list passed as its parameter."""
-    return select(table).where(column.in_(bindparam(column.name, expanding=True)))
-
-
-@functools.cache
 def inserting(table: Table, columns: tuple[str, ...]) -> Insert:
     """An INSERT of ``columns``, each bound to the parameter of its name."""
     return insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in columns})

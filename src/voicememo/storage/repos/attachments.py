@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
@@ -12,18 +11,24 @@ from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.domain.models import Attachment, AttachmentStatus
-from voicememo.storage.prepared import selecting, selecting_in
+from voicememo.storage.prepared import selecting
 from voicememo.storage.tables import AttachmentRow, RenditionRow
 
 _ATTACHMENTS = cast(Table, AttachmentRow.__table__)
 _FIELDS = [f.name for f in dataclasses.fields(Attachment)]
 
 
-def to_attachment(row: Any) -> Attachment:
-    """From an ORM row or a Core row of the attachments table (same attribute names)."""
-    values = {name: getattr(row, name) for name in _FIELDS}
-    values["status"] = AttachmentStatus(row.status)
+def to_attachment(row: Any, prefix: str = "") -> Attachment:
+    """From an ORM row or a Core row of the attachments table (same attribute names), or from a joined
+    row whose attachment columns are labelled ``<prefix><name>`` (``labelled``)."""
+    values = {name: getattr(row, prefix + name) for name in _FIELDS}
+    values["status"] = AttachmentStatus(values["status"])
     return Attachment(**values)
+
+
+def labelled(prefix: str) -> list[Any]:
+    """The attachments table's columns labelled ``<prefix><name>``, to join into another table's read."""
+    return [c.label(prefix + c.name) for c in _ATTACHMENTS.c]
 
 
 @functools.cache
@@ -62,13 +67,6 @@ class AttachmentRepo:
             select(AttachmentRow).where(AttachmentRow.id == attachment_id, AttachmentRow.deleted_at.is_(None))
         )
         return to_attachment(row) if row else None
-
-    async def get_many(self, ids: Iterable[str]) -> dict[str, Attachment]:
-        id_list = list(set(ids))
-        if not id_list:
-            return {}
-        rows = await self.s.execute(selecting_in(_ATTACHMENTS, _ATTACHMENTS.c.id), {"id": id_list})
-        return {r.id: to_attachment(r) for r in rows}
 
     async def update(self, partner_id: str, attachment_id: str, **values: object) -> bool:
         if "status" in values and isinstance(values["status"], AttachmentStatus):

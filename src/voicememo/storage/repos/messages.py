@@ -7,17 +7,29 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, select
+from sqlalchemy import Select, Table, Update, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.domain.models import DeliveryStatus, Message, MessagePart, Service
-from voicememo.storage.prepared import inserting, selecting, selecting_in, updating
-from voicememo.storage.repos.attachments import AttachmentRepo
+from voicememo.storage.prepared import inserting, selecting, updating
+from voicememo.storage.repos.attachments import labelled, to_attachment
 from voicememo.storage.repos.paging import older_than
-from voicememo.storage.tables import MessagePartRow, MessageRow
+from voicememo.storage.tables import AttachmentRow, MessagePartRow, MessageRow
 
 _MESSAGES = cast(Table, MessageRow.__table__)
 _PARTS = cast(Table, MessagePartRow.__table__)
+_ATTACHMENTS = cast(Table, AttachmentRow.__table__)
+
+
+@functools.cache
+def _parts_statement() -> Select[Any]:
+    """Built once: the parts of the listed messages, each with its attachment's columns (``a_<name>``),
+    in one read (a message load was three statements: message, parts, attachments)."""
+    return (
+        select(*_PARTS.c, *labelled("a_"))
+        .outerjoin(_ATTACHMENTS, _ATTACHMENTS.c.id == _PARTS.c.attachment_id)
+        .where(_PARTS.c.message_id.in_(bindparam("message_id", expanding=True)))
+    )
 
 
 @functools.cache
@@ -105,15 +117,13 @@ class MessageRepo:
         """Messages from their rows (ORM objects or Core rows: the same attribute names), with parts."""
         if not rows:
             return []
-        stmt = selecting_in(_PARTS, _PARTS.c.message_id)
         part_rows = sorted(
-            (await self.s.execute(stmt, {"message_id": [r.id for r in rows]})).all(),
+            (await self.s.execute(_parts_statement(), {"message_id": [r.id for r in rows]})).all(),
             key=lambda p: (p.message_id, p.position),
         )
-        attachments = await AttachmentRepo(self.s).get_many(p.attachment_id for p in part_rows if p.attachment_id)
         parts: dict[str, list[MessagePart]] = {r.id: [] for r in rows}
         for p in part_rows:
-            attachment = attachments.get(p.attachment_id) if p.attachment_id else None
+            attachment = to_attachment(p, "a_") if p.a_id is not None else None
             parts[p.message_id].append(MessagePart(type=p.type, value=p.value, attachment=attachment))
         return [
             Message(
