@@ -64,11 +64,12 @@ async def serve_one_chat(settings: Settings) -> None:
                 await s.execute(select(JobRow.id).where(JobRow.lease_owner.is_not(None), JobRow.status == RUNNING))
             ).all()
         assert leased == []
-        # the sandbox answered with the receipt (delay 0): applied in the send's own transaction, not as a job
+        # the sandbox answered with the receipt (delay 0): applied in the send's own transaction, not as a
+        # job, and the message, delivered at once, needs no poll of the provider later (no reconcile job)
         async with container.ctx.db.read() as s:
             kinds = set((await s.scalars(select(JobRow.kind))).all())
             status = await s.scalar(select(MessageRow.delivery_status).where(MessageRow.id == message_id))
-        assert "receipt" not in kinds and "deliver" in kinds, kinds
+        assert "receipt" not in kinds and "reconcile" not in kinds and "deliver" in kinds, kinds
         assert status == "delivered"
     finally:
         await container.aclose()

@@ -159,14 +159,15 @@ class DeliverHandler:
                     chat=chat,
                     message=message,
                 )
-                if moved is not None and status is DeliveryStatus.SENT:
-                    await schedule_reconcile(self.ctx, s, moved, line.id)
+            current = moved or message
             if accepted.receipts and not error:  # answered at once: applied here, as a receipt job would
-                current = moved or message
                 for event in accepted.receipts:
                     for receipt_move in await self.receipts.apply_in(s, current, chat, event):
                         current = receipt_move
                         later.append((receipt_move, event.reason))
+            if moved is not None and current.delivery_status is DeliveryStatus.SENT:
+                # still only sent: poll the provider later unless receipts come (not once they came with the answer)
+                await schedule_reconcile(self.ctx, s, moved, line.id)
             settled = bool(error) or last
             if settled:
                 await JobRepo(s).settle_done(job, now=now)
