@@ -11,9 +11,11 @@ to its address.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,8 +33,9 @@ class Seen:
         self.requests: list[tuple[str, int]] = []  # (Host header, client port)
 
 
-@pytest.fixture
-def target() -> Iterator[tuple[int, Seen]]:
+@contextmanager
+def plain_target(address: str) -> Iterator[tuple[int, Seen]]:
+    """A keep-alive HTTP receiver on ``address`` (IPv4 or IPv6) that records each POST's Host header."""
     seen = Seen()
 
     class Handler(BaseHTTPRequestHandler):
@@ -49,12 +52,21 @@ def target() -> Iterator[tuple[int, Seen]]:
         def log_message(self, *_args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
+
+    server = Server((address, 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server.server_address[1], seen
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def target() -> Iterator[tuple[int, Seen]]:
+    with plain_target("127.0.0.1") as found:
+        yield found
 
 
 async def loopback(_host: str, _port: int) -> list[IPAddress]:
@@ -79,6 +91,18 @@ async def test_attempts_reuse_a_connection_per_host_name_and_never_across_names(
     a_ports, b_ports = ports[f"a.example.test:{port}"], ports[f"b.example.test:{port}"]
     assert len(a_ports) == 1 and len(b_ports) == 1  # one kept-alive connection each
     assert a_ports != b_ports  # and never the other name's
+
+
+@pytest.mark.anyio
+async def test_an_ipv6_literal_target_gets_its_host_header_in_brackets() -> None:
+    with plain_target("::1") as (port, seen):
+        fetcher = SafeFetcher(FetchPolicy(allow_private=True))
+        try:
+            answer = await fetcher.post_answer(f"http://[::1]:{port}/hook", b"{}", {}, 5.0)
+        finally:
+            await fetcher.aclose()
+    assert answer.status == 200
+    assert [host for host, _ in seen.requests] == [f"[::1]:{port}"]  # RFC 9110: as in the URL
 
 
 NAME = "hooks.example.test"

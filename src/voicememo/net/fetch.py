@@ -164,7 +164,7 @@ class SafeFetcher:
 
     async def _request(self, url: httpx.URL, ip: IPAddress, dest: Path) -> Fetched | httpx.URL:
         host = url.host
-        host_header = host if url.port in (None, 443) else f"{host}:{url.port}"
+        host_header = _host_header(host, url.port, 443)
         pinned = url.copy_with(host=str(ip))
         timeout = httpx.Timeout(self.policy.total_timeout, connect=self.policy.connect_timeout)
         headers = {"Host": host_header, "Accept-Encoding": "identity", "User-Agent": "voicememo/1 (+fetch)"}
@@ -204,7 +204,7 @@ class SafeFetcher:
         host = parsed.host
         default_port = 443 if parsed.scheme == "https" else 80
         addresses = await self._addresses(host, parsed.port or default_port, "webhook target URL")
-        host_header = host if parsed.port in (None, default_port) else f"{host}:{parsed.port}"
+        host_header = _host_header(host, parsed.port, default_port)
         limits = aiohttp.ClientTimeout(total=seconds, connect=min(seconds, self.policy.connect_timeout))
         sni = host if parsed.scheme == "https" else None
         last: Exception | None = None
@@ -291,6 +291,12 @@ def _is_tls_error(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in str(exc)
+
+
+def _host_header(host: str, port: int | None, default_port: int) -> str:
+    """The Host header for a URL's host and port (an IPv6 literal in brackets, as in the URL itself)."""
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port in (None, default_port) else f"{shown}:{port}"
 
 
 def _cause(exc: BaseException) -> str:
