@@ -14,6 +14,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from s3peers import hanging_peer
 from voicememo.errors import FetchFailed
 from voicememo.net.addresses import IPAddress, literal_address
 from voicememo.net.fetch import FetchPolicy, SafeFetcher
@@ -103,6 +105,42 @@ async def test_an_ipv6_literal_target_gets_its_host_header_in_brackets() -> None
             await fetcher.aclose()
     assert answer.status == 200
     assert [host for host, _ in seen.requests] == [f"[::1]:{port}"]  # RFC 9110: as in the URL
+
+
+@pytest.mark.anyio
+async def test_a_target_that_never_answers_fails_within_the_timeout() -> None:
+    fetcher = SafeFetcher(FetchPolicy(allow_private=True))
+    with hanging_peer() as peer:
+        started = time.monotonic()
+        with pytest.raises(FetchFailed, match=r"No answer from 127\.0\.0\.1"):
+            await fetcher.post_answer(f"{peer.endpoint}/hook", b"{}", {}, 0.5)
+        assert time.monotonic() - started < 5  # the timeout, not the test's patience, ended it
+    await fetcher.aclose()
+
+
+@pytest.mark.anyio
+async def test_an_answer_that_never_ends_is_read_only_up_to_the_excerpt() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def endless() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"x" * 4096
+        try:
+            while True:  # until the client hangs up
+                conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        except OSError:
+            conn.close()
+
+    threading.Thread(target=endless, daemon=True).start()
+    fetcher = SafeFetcher(FetchPolicy(allow_private=True))
+    try:
+        answer = await fetcher.post_answer(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", b"{}", {}, 5.0)
+    finally:
+        await fetcher.aclose()
+        listener.close()
+    assert (answer.status, answer.excerpt) == (200, "x" * 512)
 
 
 NAME = "hooks.example.test"
