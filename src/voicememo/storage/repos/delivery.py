@@ -106,10 +106,7 @@ def _record_statement(dialect: str) -> ReturningInsert[Any]:
     """Built once per dialect (every receipt runs it): keep each recipient's first delivered/read time."""
     table = _RECEIPTS
     upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(
-        {
-            name: bindparam(name, type_=table.c[name].type)
-            for name in ("message_id", "handle", "delivered_at", "read_at")
-        }
+        {name: bindparam(name, type_=table.c[name].type) for name in _RECEIPT_COLUMNS}
     )
     return upsert.on_conflict_do_update(
         index_elements=[table.c.message_id, table.c.handle],
