@@ -73,20 +73,21 @@ class LoopSession:
     def get_bind(self) -> Any:
         return self._conn
 
+    def _runner(self, statement: Any, kw: dict[str, Any]) -> Session | Connection:
+        """The ORM session for mapped classes (or ORM options), the unit's connection otherwise."""
+        return self.sync_session if kw or _orm(statement) else self._conn
+
     async def execute(self, statement: Any, params: Any = None, **kw: Any) -> Any:
-        if kw or _orm(statement):
-            return await self._run(lambda: self.sync_session.execute(statement, params, **kw))
-        return await self._run(lambda: self._conn.execute(statement, params))
+        runner = self._runner(statement, kw)
+        return await self._run(lambda: runner.execute(statement, params, **kw))
 
     async def scalar(self, statement: Any, params: Any = None, **kw: Any) -> Any:
-        if kw or _orm(statement):
-            return await self._run(lambda: self.sync_session.scalar(statement, params, **kw))
-        return await self._run(lambda: self._conn.scalar(statement, params))
+        runner = self._runner(statement, kw)
+        return await self._run(lambda: runner.scalar(statement, params, **kw))
 
     async def scalars(self, statement: Any, params: Any = None, **kw: Any) -> Any:
-        if kw or _orm(statement):
-            return await self._run(lambda: self.sync_session.scalars(statement, params, **kw))
-        return await self._run(lambda: self._conn.scalars(statement, params))
+        runner = self._runner(statement, kw)
+        return await self._run(lambda: runner.scalars(statement, params, **kw))
 
     async def get(self, entity: Any, ident: Any, **kw: Any) -> Any:
         return await self._run(lambda: self.sync_session.get(entity, ident, **kw))
