@@ -205,7 +205,8 @@ class SafeFetcher:
         default_port = 443 if parsed.scheme == "https" else 80
         addresses = await self._addresses(host, parsed.port or default_port, "webhook target URL")
         host_header = _host_header(host, parsed.port, default_port)
-        limits = aiohttp.ClientTimeout(total=seconds, connect=min(seconds, self.policy.connect_timeout))
+        # the whole attempt is bounded by asyncio.timeout below; aiohttp bounds only the connect
+        limits = aiohttp.ClientTimeout(connect=min(seconds, self.policy.connect_timeout))
         sni = host if parsed.scheme == "https" else None
         last: Exception | None = None
         session = await self._origins.get(f"{parsed.scheme}://{host_header}")  # kept alive between attempts
