@@ -20,6 +20,7 @@ from voicememo.api.metrics import router as metrics_router
 from voicememo.api.routes import attachments, capability, chats, messages, public, webhooks
 from voicememo.api.schemas import ErrorResponse
 from voicememo.api.trace import TraceMiddleware
+from voicememo.api.turns import TurnTakingMiddleware
 from voicememo.container import Container
 from voicememo.settings import Settings
 
@@ -77,6 +78,7 @@ def create_app(
     # innermost: an exception no handler maps becomes a 500 response the other middlewares can see
     app.add_middleware(LastResortMiddleware, doc_base=the_container.settings.public_base_url)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(TurnTakingMiddleware)  # requests start in arrival order, one per loop turn
     app.add_middleware(MetricsMiddleware, metrics=the_container.metrics)  # sees the 500s LastResort makes
     app.add_middleware(TraceMiddleware)  # added last = outermost: every response carries the trace id
     return app
