@@ -217,11 +217,16 @@ class AttachmentService:
         return attachment
 
 
+def needs_settling(ctx: ServiceContext, attachment: Attachment) -> bool:
+    """Whether a client may have PUT this pending pre-upload's bytes straight to the bucket, unchecked."""
+    return attachment.status is AttachmentStatus.PENDING and ctx.settings.s3_presigned_uploads
+
+
 async def settle_presigned(ctx: ServiceContext, attachment: Attachment) -> Attachment:
     """A pending pre-upload whose bytes a client PUT straight to the bucket: checked and measured now,
     by the code that checks our own PUT route's uploads. Still pending when nothing has arrived;
     ``failed`` with the reason when the bytes are wrong; raises AttachmentNotFound if deleted meanwhile."""
-    if attachment.status is not AttachmentStatus.PENDING or not ctx.settings.s3_presigned_uploads:
+    if not needs_settling(ctx, attachment):
         return attachment
     partner_id, size = attachment.partner_id, attachment.size_bytes
     key = incoming_key(partner_id, attachment.id)

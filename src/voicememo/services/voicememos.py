@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicememo.audio.formats import FORMAT_BY_MIME, FORMATS
 from voicememo.domain.filenames import sanitize_filename
@@ -33,7 +34,7 @@ from voicememo.errors import (
     UnsupportedAudio,
 )
 from voicememo.net.fetch import check_url
-from voicememo.services.attachments import settle_presigned
+from voicememo.services.attachments import needs_settling, settle_presigned
 from voicememo.services.context import ServiceContext
 from voicememo.services.delivery import enqueue_delivery
 from voicememo.services.intake import Intake, check_and_store
@@ -102,18 +103,25 @@ class VoiceMemoService:
         return VoiceMemoSent(message, chat, attachment)
 
     async def _send_uploaded(self, partner_id: str, chat_id: str, attachment_id: str) -> VoiceMemoSent:
-        """The hot path: one read (chat and attachment), the rate limit, one write."""
-        async with self.ctx.db.read() as s:
-            found_chat = await ChatRepo(s).get(partner_id, chat_id)
-            found_attachment = await AttachmentRepo(s).get(partner_id, attachment_id)
-        chat = _sendable(found_chat)
-        recipients = [h.handle for h in chat.recipients]
-        # Before anything is written: a limited caller costs one read. Counted once the message commits.
-        await self.ctx.rate_limiter.check(chat.line_number, recipients)
-        if found_attachment is not None:  # bytes PUT straight to the bucket: checked now
-            found_attachment = await settle_presigned(self.ctx, found_attachment)
-        attachment = _uploaded(found_attachment, attachment_id)
-        message = await self._record(chat, attachment, new_attachment=False)
+        """The hot path, one write unit: read the chat and the attachment, check the rate limit, write the
+        message and its job. Whatever is refused there leaves nothing written."""
+        async with self.ctx.db.write() as s:
+            chat = _sendable(await ChatRepo(s).get(partner_id, chat_id))
+            found = await AttachmentRepo(s).get(partner_id, attachment_id)
+            recipients = [h.handle for h in chat.recipients]
+            # Before anything is written: a limited caller costs one read. Counted once the message commits.
+            await self.ctx.rate_limiter.check(chat.line_number, recipients)
+            unsettled = found is not None and needs_settling(self.ctx, found)
+            if not unsettled:
+                attachment = _uploaded(found, attachment_id)
+                message = self._new_message(chat, attachment)
+                await self._write(s, message)
+        if unsettled:  # bytes PUT straight to the bucket: checked now, outside the transaction
+            assert found is not None
+            attachment = _uploaded(await settle_presigned(self.ctx, found), attachment_id)
+            message = await self._record(chat, attachment, new_attachment=False)
+        else:
+            self.ctx.wakeup.ring()
         await self.ctx.rate_limiter.count(chat.line_number, recipients)
         self._accepted("attachment", message, attachment)
         return VoiceMemoSent(message, chat, attachment)
@@ -148,9 +156,9 @@ class VoiceMemoService:
             **intake.attachment_fields(),
         )
 
-    async def _record(self, chat: Chat, attachment: Attachment, *, new_attachment: bool) -> Message:
+    def _new_message(self, chat: Chat, attachment: Attachment) -> Message:
         now = self.ctx.clock()
-        message = Message(
+        return Message(
             id=str(uuid.uuid4()),
             partner_id=chat.partner_id,
             chat_id=chat.id,
@@ -162,16 +170,22 @@ class VoiceMemoService:
             updated_at=now,
             parts=(MessagePart(type="media", attachment=attachment),),
         )
+
+    async def _record(self, chat: Chat, attachment: Attachment, *, new_attachment: bool) -> Message:
+        message = self._new_message(chat, attachment)
         async with self.ctx.db.write() as s:
             if new_attachment:
                 await AttachmentRepo(s).add(attachment)
             elif not await AttachmentRepo(s).exists(chat.partner_id, attachment.id):
                 raise AttachmentNotFound(f"Attachment {attachment.id} was deleted meanwhile.")
-            await MessageRepo(s).add(message)
-            await enqueue_delivery(self.ctx, s, message)
-            await record_effect(s, "voice_memo", message.id)
+            await self._write(s, message)
         self.ctx.wakeup.ring()
         return message
+
+    async def _write(self, s: AsyncSession, message: Message) -> None:
+        await MessageRepo(s).add(message)
+        await enqueue_delivery(self.ctx, s, message)
+        await record_effect(s, "voice_memo", message.id)
 
 
 def _sendable(chat: Chat | None) -> Chat:
