@@ -6,6 +6,7 @@ The whole server (the API plus the console beside it) is assembled in ``voicemem
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -23,6 +24,16 @@ from voicememo.api.trace import TraceMiddleware
 from voicememo.api.turns import TurnTakingMiddleware
 from voicememo.container import Container
 from voicememo.settings import Settings
+
+
+def settle_heap() -> None:
+    """Start-up's objects (modules, routes, the ORM's and pydantic's tables: ~180,000) move out of the
+    garbage collector's sight. Each full collection walked them all again: 108 ms with the loop
+    stopped, in the middle of a 1,000-memo run with the workers on, and every request in flight
+    waited for it (p99 186-245 ms at 32 clients; 129 ms without it). What is frozen is never freed,
+    so start-up's own garbage is collected first."""
+    gc.collect()
+    gc.freeze()
 
 
 def v3_router() -> APIRouter:
@@ -49,6 +60,7 @@ def create_app(
         if the_container.settings.workers_in_process:
             await the_container.sweep_at_start()
             task = asyncio.create_task(the_container.run_worker(stop))
+        settle_heap()
         try:
             yield
         finally:
