@@ -42,6 +42,13 @@ def recording_app(started: list[tuple[str, int]], turns: Turns) -> Callable[[Sco
     return app
 
 
+def recorded_gate(budget: float) -> tuple[TurnTakingMiddleware, list[tuple[str, int]], Turns]:
+    """A gate in front of an app that records each request's path and the turn it started in."""
+    turns = Turns()
+    started: list[tuple[str, int]] = []
+    return TurnTakingMiddleware(recording_app(started, turns), budget=budget), started, turns
+
+
 async def call(gate: TurnTakingMiddleware, path: str, scope_type: str = "http") -> None:
     async def receive() -> dict[str, object]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -53,9 +60,7 @@ async def call(gate: TurnTakingMiddleware, path: str, scope_type: str = "http") 
 
 
 async def test_past_the_budget_requests_start_one_turn_apart_in_arrival_order() -> None:
-    turns = Turns()
-    started: list[tuple[str, int]] = []
-    gate = TurnTakingMiddleware(recording_app(started, turns), budget=0.0)
+    gate, started, turns = recorded_gate(0.0)
     await asyncio.gather(*(call(gate, f"/{n}") for n in range(6)))
     turns.stop()
     assert [path for path, _ in started] == [f"/{n}" for n in range(6)]
@@ -64,9 +69,7 @@ async def test_past_the_budget_requests_start_one_turn_apart_in_arrival_order() 
 
 
 async def test_within_the_budget_requests_start_in_the_same_turn_without_a_hop() -> None:
-    turns = Turns()
-    started: list[tuple[str, int]] = []
-    gate = TurnTakingMiddleware(recording_app(started, turns), budget=60.0)
+    gate, started, turns = recorded_gate(60.0)
     await asyncio.gather(*(call(gate, f"/{n}") for n in range(6)))
     turns.stop()
     assert [path for path, _ in started] == [f"/{n}" for n in range(6)]
@@ -74,9 +77,7 @@ async def test_within_the_budget_requests_start_in_the_same_turn_without_a_hop()
 
 
 async def test_requests_put_off_start_before_ones_that_arrive_later() -> None:
-    turns = Turns()
-    started: list[tuple[str, int]] = []
-    gate = TurnTakingMiddleware(recording_app(started, turns), budget=0.0)
+    gate, started, turns = recorded_gate(0.0)
     first = [asyncio.ensure_future(call(gate, f"/early{n}")) for n in range(4)]
     await asyncio.sleep(0)  # the early ones have arrived and all but one were put off
     late = [asyncio.ensure_future(call(gate, f"/late{n}")) for n in range(3)]
@@ -101,9 +102,7 @@ async def test_a_request_waiting_on_io_does_not_hold_up_the_next_one() -> None:
 
 
 async def test_a_cancelled_request_put_off_does_not_stall_the_others() -> None:
-    turns = Turns()
-    started: list[tuple[str, int]] = []
-    gate = TurnTakingMiddleware(recording_app(started, turns), budget=0.0)
+    gate, started, turns = recorded_gate(0.0)
     tasks = [asyncio.ensure_future(call(gate, f"/{n}")) for n in range(4)]
     await asyncio.sleep(0)
     tasks[1].cancel()
@@ -114,9 +113,7 @@ async def test_a_cancelled_request_put_off_does_not_stall_the_others() -> None:
 
 
 async def test_lifespan_and_websocket_scopes_are_not_held() -> None:
-    turns = Turns()
-    started: list[tuple[str, int]] = []
-    gate = TurnTakingMiddleware(recording_app(started, turns), budget=0.0)
+    gate, started, turns = recorded_gate(0.0)
     await asyncio.gather(call(gate, "/a"), call(gate, "/ws", "websocket"), call(gate, "/life", "lifespan"))
     turns.stop()
     assert {path for path, turn in started if turn == started[0][1]} == {"/a", "/ws", "/life"}

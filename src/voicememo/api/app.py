@@ -90,7 +90,7 @@ def create_app(
     # innermost: an exception no handler maps becomes a 500 response the other middlewares can see
     app.add_middleware(LastResortMiddleware, doc_base=the_container.settings.public_base_url)
     app.add_middleware(IdempotencyMiddleware)
-    app.add_middleware(TurnTakingMiddleware)  # requests start in arrival order, one per loop turn
+    app.add_middleware(TurnTakingMiddleware)  # requests start in arrival order; a loop turn starts 20 ms of them
     app.add_middleware(MetricsMiddleware, metrics=the_container.metrics)  # sees the 500s LastResort makes
     app.add_middleware(TraceMiddleware)  # added last = outermost: every response carries the trace id
     return app

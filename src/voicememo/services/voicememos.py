@@ -111,17 +111,17 @@ class VoiceMemoService:
             recipients = [h.handle for h in chat.recipients]
             # Before anything is written: a limited caller costs one read. Counted once the message commits.
             await self.ctx.rate_limiter.check(chat.line_number, recipients)
-            unsettled = found is not None and needs_settling(self.ctx, found)
-            if not unsettled:
+            # bytes a client PUT straight to the bucket are checked outside the transaction, below
+            unsettled = found if found is not None and needs_settling(self.ctx, found) else None
+            if unsettled is None:
                 attachment = _uploaded(found, attachment_id)
                 message = self._new_message(chat, attachment)
                 await self._write(s, message)
-        if unsettled:  # bytes PUT straight to the bucket: checked now, outside the transaction
-            assert found is not None
-            attachment = _uploaded(await settle_presigned(self.ctx, found), attachment_id)
-            message = await self._record(chat, attachment, new_attachment=False)
-        else:
+        if unsettled is None:
             self.ctx.wakeup.ring()
+        else:
+            attachment = _uploaded(await settle_presigned(self.ctx, unsettled), attachment_id)
+            message = await self._record(chat, attachment, new_attachment=False)
         await self.ctx.rate_limiter.count(chat.line_number, recipients)
         self._accepted("attachment", message, attachment)
         return VoiceMemoSent(message, chat, attachment)
