@@ -52,6 +52,10 @@ def captured() -> Iterator[io.StringIO]:
         logging.captureWarnings(False)
 
 
+class Typed(str):
+    """A text of a str subclass (an enum's value, a URL type): scrubbed like any other."""
+
+
 def log_everything_secret() -> None:
     log = structlog.get_logger("test.secrets")
     structlog.contextvars.bind_contextvars(trace_id="4bf92f3577b34da6a3ce929d0e0e4736")
@@ -61,6 +65,7 @@ def log_everything_secret() -> None:
             "in_text",
             detail=f"called with {API_KEY} and signed {WEBHOOK_SECRET}",
             headers={"Authorization": f"Bearer {API_KEY}"},
+            typed=Typed(f"https://mac.local/api/v1/ping?password={PASSWORD}"),
         )
         log.warning("a_url", url=f"https://bucket.s3.amazonaws.com/m.mp3?X-Amz-Signature={SIGNATURE}&X-Amz-Expires=300")
         logging.getLogger("httpx").warning("HTTP Request: GET http://mac.local/api/v1/ping?password=%s", PASSWORD)
