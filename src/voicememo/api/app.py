@@ -36,11 +36,8 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def v3_router() -> APIRouter:
-    router = APIRouter()
-    for module in (chats, messages, attachments, webhooks, capability):
-        router.include_router(module.router)
-    return router
+#: the v3 API's routers, each included straight into the app under both prefixes
+_V3 = (chats, messages, attachments, webhooks, capability)
 
 
 def create_app(
@@ -80,8 +77,10 @@ def create_app(
     )
     app.state.container = the_container
     # The SDKs' default base URL ends in /api/partner; serve both spellings, document one.
-    app.include_router(v3_router(), prefix="/v3")
-    app.include_router(v3_router(), prefix="/api/partner/v3", include_in_schema=False)
+    for module in _V3:
+        app.include_router(module.router, prefix="/v3")
+    for module in _V3:
+        app.include_router(module.router, prefix="/api/partner/v3", include_in_schema=False)
     app.include_router(public.router)
     app.include_router(metrics_router)
     if extend is not None:
