@@ -1,7 +1,13 @@
-"""Request dependencies as ``Annotated`` aliases: the container, the authenticated partner."""
+"""Request dependencies as ``Annotated`` aliases: the container, and for the partner API one ``Call``.
+
+FastAPI solves every dependency of a route on every request, sub-dependencies included; the
+partner routes used three (container, partner, presenter), which cost ~6% of an accepted memo's
+instructions. ``Call`` is one dependency (with the bearer scheme, so the OpenAPI security stays).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -24,18 +30,25 @@ async def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-async def get_presenter(container: ContainerDep) -> Presenter:
-    return Presenter(container.ctx.urls)
+@dataclass(frozen=True, slots=True)
+class PartnerCall:
+    """A partner API request: who made it (authenticated), the services, and the wire presenter."""
+
+    partner: Partner
+    c: Container
+    p: Presenter
+
+    @property
+    def partner_id(self) -> str:
+        return self.partner.id
 
 
-PresenterDep = Annotated[Presenter, Depends(get_presenter)]
+async def get_call(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> PartnerCall:
+    container: Container = request.app.state.container
+    partner = await container.admin.authenticate(credentials.credentials if credentials else None)
+    return PartnerCall(partner, container, Presenter(container.ctx.urls))
 
 
-async def get_partner(
-    container: ContainerDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Partner:
-    return await container.admin.authenticate(credentials.credentials if credentials else None)
-
-
-CurrentPartner = Annotated[Partner, Depends(get_partner)]
+Call = Annotated[PartnerCall, Depends(get_call)]

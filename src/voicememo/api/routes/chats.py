@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from voicememo.api import schemas as s
-from voicememo.api.deps import ContainerDep, CurrentPartner, PresenterDep
+from voicememo.api.deps import Call
 from voicememo.api.guard import GuardedRoute
 from voicememo.api.trace import current_trace_id
 
@@ -15,30 +15,26 @@ router = APIRouter(tags=["chats"], route_class=GuardedRoute)
 
 
 @router.post("/chats", status_code=201, response_model=s.ChatCreateResponse, operation_id="chats_create")
-async def create_chat(
-    body: s.ChatCreateParams, partner: CurrentPartner, c: ContainerDep, p: PresenterDep
-) -> s.ChatCreateResponse:
-    created = await c.chats.create(partner.id, body.from_, body.to, body.message)
-    return p.created_chat(created.chat, created.message)
+async def create_chat(body: s.ChatCreateParams, call: Call) -> s.ChatCreateResponse:
+    created = await call.c.chats.create(call.partner_id, body.from_, body.to, body.message)
+    return call.p.created_chat(created.chat, created.message)
 
 
 @router.get("/chats", response_model=s.ChatListResponse, operation_id="chats_list_chats")
 async def list_chats(
-    partner: CurrentPartner,
-    c: ContainerDep,
-    p: PresenterDep,
+    call: Call,
     from_: Annotated[str | None, Query(alias="from", json_schema_extra={"pattern": s.E164_PATTERN})] = None,
     to: Annotated[str | None, Query(json_schema_extra={"pattern": s.HANDLE_PATTERN})] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> s.ChatListResponse:
-    chats, next_cursor = await c.chats.search(partner.id, from_, to, limit, cursor)
-    return s.ChatListResponse(chats=[p.chat(chat) for chat in chats], next_cursor=next_cursor)
+    chats, next_cursor = await call.c.chats.search(call.partner_id, from_, to, limit, cursor)
+    return s.ChatListResponse(chats=[call.p.chat(chat) for chat in chats], next_cursor=next_cursor)
 
 
 @router.get("/chats/{chat_id}", response_model=s.ChatOut, operation_id="chats_retrieve")
-async def get_chat(chat_id: str, partner: CurrentPartner, c: ContainerDep, p: PresenterDep) -> s.ChatOut:
-    return p.chat(await c.chats.get(partner.id, chat_id))
+async def get_chat(chat_id: str, call: Call) -> s.ChatOut:
+    return call.p.chat(await call.c.chats.get(call.partner_id, chat_id))
 
 
 @router.post(
@@ -47,10 +43,8 @@ async def get_chat(chat_id: str, partner: CurrentPartner, c: ContainerDep, p: Pr
     response_model=s.ParticipantChangeResponse,
     operation_id="chats_participants_add",
 )
-async def add_participant(
-    chat_id: str, body: s.ParticipantParams, partner: CurrentPartner, c: ContainerDep
-) -> s.ParticipantChangeResponse:
-    await c.chats.add_participant(partner.id, chat_id, body.handle)
+async def add_participant(chat_id: str, body: s.ParticipantParams, call: Call) -> s.ParticipantChangeResponse:
+    await call.c.chats.add_participant(call.partner_id, chat_id, body.handle)
     return s.ParticipantChangeResponse(
         message=f"{body.handle} was added to the chat.", status="accepted", trace_id=current_trace_id()
     )
@@ -63,9 +57,9 @@ async def add_participant(
     operation_id="chats_participants_remove",
 )
 async def remove_participant(
-    chat_id: str, partner: CurrentPartner, c: ContainerDep, body: Annotated[s.ParticipantParams, Body()]
+    chat_id: str, call: Call, body: Annotated[s.ParticipantParams, Body()]
 ) -> s.ParticipantChangeResponse:
-    await c.chats.remove_participant(partner.id, chat_id, body.handle)
+    await call.c.chats.remove_participant(call.partner_id, chat_id, body.handle)
     return s.ParticipantChangeResponse(
         message=f"{body.handle} was removed from the chat.", status="accepted", trace_id=current_trace_id()
     )
@@ -77,8 +71,8 @@ async def remove_participant(
     response_model=s.ParticipantChangeResponse,
     operation_id="chats_leave_chat",
 )
-async def leave_chat(chat_id: str, partner: CurrentPartner, c: ContainerDep) -> s.ParticipantChangeResponse:
-    await c.chats.leave(partner.id, chat_id)
+async def leave_chat(chat_id: str, call: Call) -> s.ParticipantChangeResponse:
+    await call.c.chats.leave(call.partner_id, chat_id)
     return s.ParticipantChangeResponse(message="Your line left the chat.", status="left", trace_id=current_trace_id())
 
 
@@ -88,22 +82,18 @@ async def leave_chat(chat_id: str, partner: CurrentPartner, c: ContainerDep) -> 
     response_model=s.ChatSendVoicememoResponse,
     operation_id="chats_send_voicememo",
 )
-async def send_voicememo(
-    chat_id: str, body: s.ChatSendVoicememoParams, partner: CurrentPartner, c: ContainerDep, p: PresenterDep
-) -> s.ChatSendVoicememoResponse:
-    sent = await c.voicememos.send(partner.id, chat_id, body.voice_memo_url, body.attachment_id)
-    return p.voice_memo(sent)
+async def send_voicememo(chat_id: str, body: s.ChatSendVoicememoParams, call: Call) -> s.ChatSendVoicememoResponse:
+    sent = await call.c.voicememos.send(call.partner_id, chat_id, body.voice_memo_url, body.attachment_id)
+    return call.p.voice_memo(sent)
 
 
 @router.get("/chats/{chat_id}/messages", response_model=s.MessageListResponse, operation_id="chats_messages_list")
 async def list_messages(
     chat_id: str,
-    partner: CurrentPartner,
-    c: ContainerDep,
-    p: PresenterDep,
+    call: Call,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> s.MessageListResponse:
-    chat = await c.chats.get(partner.id, chat_id)
-    messages, next_cursor = await c.messages.list_for_chat(partner.id, chat_id, limit, cursor)
-    return s.MessageListResponse(messages=[p.message(m, chat) for m in messages], next_cursor=next_cursor)
+    chat = await call.c.chats.get(call.partner_id, chat_id)
+    messages, next_cursor = await call.c.messages.list_for_chat(call.partner_id, chat_id, limit, cursor)
+    return s.MessageListResponse(messages=[call.p.message(m, chat) for m in messages], next_cursor=next_cursor)
