@@ -70,14 +70,12 @@ _OURS = frozenset({"timestamp", "level", "logger"})
 
 
 def _clean(value: Any) -> Any:
-    if type(value) is str:
+    if isinstance(value, str):  # a str subclass too (an enum's value, a URL type)
         return scrub(value)
     if isinstance(value, dict):
         return {k: REDACTED if isinstance(k, str) and _secret_name(k) and v else _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
-    if isinstance(value, str):  # a str subclass (an enum's value, a URL type)
-        return scrub(value)
     return value
 
 

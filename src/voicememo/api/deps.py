@@ -46,7 +46,7 @@ class PartnerCall:
 async def get_call(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> PartnerCall:
-    container: Container = request.app.state.container
+    container = await get_container(request)
     partner = await container.admin.authenticate(credentials.credentials if credentials else None)
     return PartnerCall(partner, container, Presenter(container.ctx.urls))
 
