@@ -32,8 +32,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Awaitable, Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -232,7 +232,7 @@ async def _voicememo(tmp: Path, kind: str, memos: int) -> None:
     # each chat opens with a text message, delivered (with its event) during the warm-up too
     delivered = f"{chat_count + WARMUP},{chat_count + WARMUP + memos}"
     receiver = subprocess.Popen(  # noqa: ASYNC220 - set-up, before anything is measured
-        [sys.executable, __file__, "--receiver", delivered], stdout=subprocess.PIPE, text=True
+        [sys.executable, __file__, "--receiver", delivered], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
     )
     assert receiver.stdout is not None
     container = Container(settings)
@@ -281,29 +281,21 @@ async def _voicememo(tmp: Path, kind: str, memos: int) -> None:
 
 
 def receive(counts: set[int]) -> None:
-    """The webhook receiver (another process, so not counted): prints its URL, then "delivered" each time
-    the number of memos whose message.delivered event arrived reaches one of ``counts``."""
+    """The webhook receiver (tests/receiver.py, run in another process so it is not counted): prints its
+    URL, then "delivered" each time the number of messages whose message.delivered event arrived reaches
+    one of ``counts``."""
+    from receiver import webhook_receiver
+
     seen: set[str] = set()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            event = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-            if event.get("event_type") == "message.delivered":
+    with webhook_receiver() as hooks:
+        print(hooks.url, flush=True)
+        while len(seen) < max(counts):
+            event = hooks.accepted.get().event
+            if event["event_type"] == "message.delivered" and event["data"]["id"] not in seen:
                 seen.add(event["data"]["id"])
                 if len(seen) in counts:
                     print("delivered", flush=True)
-            self.send_response(204)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print(f"http://127.0.0.1:{server.server_address[1]}/hook", flush=True)
-    server.serve_forever()
+        threading.Event().wait()  # serving on until the measuring process ends this one
 
 
 if __name__ == "__main__":
